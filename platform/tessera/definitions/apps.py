@@ -1,0 +1,15 @@
+from django.apps import AppConfig
+
+
+class DefinitionsConfig(AppConfig):
+    """The definitions store: every kind of definition, its versions and the revision."""
+
+    name = "tessera.definitions"
+    label = "definitions"
+    verbose_name = "Definitions"
+
+    def ready(self) -> None:
+        from tessera import plugins
+        from tessera.definitions.fields import builtins
+
+        plugins.load_plugins([builtins.register])

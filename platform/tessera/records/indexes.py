@@ -1,0 +1,123 @@
+"""Expression indexes for fields marked ``x-index`` / ``x-unique``, made and dropped on publish.
+
+The expressions here are the ones the conditions compiler writes, character for character,
+so the database can use them: on PostgreSQL ``(data ->> 'f')`` with a cast for numbers and
+booleans (dates stay ISO text, which sorts as dates do, because text-to-date casts are not
+immutable); on SQLite ``json_extract(data, '$.f')``. Each index is partial on the object.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import connection
+
+from tessera.definitions.fields.base import SqlType
+from tessera.plugins import field_types
+
+TABLE = "records_record"
+
+
+@dataclass(frozen=True)
+class IndexSpec:
+    """One expression index on the records of one object."""
+
+    object_key: str
+    fields: tuple[str, ...]
+    sql_types: tuple[SqlType, ...]
+    unique: bool
+
+    @property
+    def name(self) -> str:
+        digest = hashlib.sha1(
+            f"{self.object_key}|{'|'.join(self.fields)}|{self.unique}".encode()
+        ).hexdigest()[:10]
+        kind = "u" if self.unique else "i"
+        return f"tsr{kind}_{object_tag(self.object_key)}_{'_'.join(self.fields)[:30]}_{digest}"
+
+
+def object_tag(object_key: str) -> str:
+    """A short fixed-width tag of the object in every index name, so names never collide."""
+    return hashlib.sha1(object_key.encode()).hexdigest()[:8]
+
+
+def field_expression(field: str, sql_type: SqlType, vendor: str | None = None) -> str:
+    """The SQL expression of one field's value, as indexes and compiled conditions use it."""
+    vendor = vendor or connection.vendor
+    if vendor == "postgresql":
+        text = f"(data ->> '{field}')"
+        if sql_type is SqlType.NUMBER:
+            return f"({text}::numeric)"
+        if sql_type is SqlType.BOOLEAN:
+            return f"({text}::boolean)"
+        return text
+    return f"json_extract(data, '$.{field}')"
+
+
+def wanted_indexes(object_key: str, body: dict[str, Any]) -> set[IndexSpec]:
+    """Every index an object definition asks for; relations are always indexed."""
+    specs: set[IndexSpec] = set()
+    properties = body.get("properties", {})
+    for name, prop in properties.items():
+        sql_type = field_types.get(prop["x-type"]).sql_type
+        if sql_type is SqlType.NONE:
+            continue
+        if prop.get("x-unique"):
+            specs.add(IndexSpec(object_key, (name,), (sql_type,), True))
+        elif prop.get("x-index") or prop["x-type"] == "relation":
+            specs.add(IndexSpec(object_key, (name,), (sql_type,), False))
+    for group in body.get("x-unique-together", []):
+        types = tuple(field_types.get(properties[f]["x-type"]).sql_type for f in group)
+        specs.add(IndexSpec(object_key, tuple(group), types, True))
+    return specs
+
+
+def create_sql(spec: IndexSpec) -> str:
+    columns = ", ".join(
+        f"({field_expression(f, t)})" for f, t in zip(spec.fields, spec.sql_types, strict=True)
+    )
+    unique = "UNIQUE " if spec.unique else ""
+    return (
+        f'CREATE {unique}INDEX IF NOT EXISTS "{spec.name}" ON {TABLE} ({columns}) '
+        f"WHERE object_key = '{spec.object_key}'"
+    )
+
+
+def drop_sql(name: str) -> str:
+    return f'DROP INDEX IF EXISTS "{name}"'
+
+
+def existing_index_names(object_key: str) -> set[str]:
+    """Names of the expression indexes this module made for an object."""
+    prefix = f"{object_tag(object_key)}_"
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute("SELECT indexname FROM pg_indexes WHERE tablename = %s", [TABLE])
+        else:
+            cursor.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = %s", [TABLE]
+            )
+        names = {row[0] for row in cursor.fetchall()}
+    return {n for n in names if n[:5] in ("tsri_", "tsru_") and n[5:].startswith(prefix)}
+
+
+def sync_indexes(object_key: str, body: dict[str, Any]) -> tuple[list[str], list[str]]:
+    """Make the indexes the body asks for and drop the ones it no longer does.
+
+    Runs inside the publishing transaction (DDL is transactional on both databases), so a
+    refused publish leaves the indexes as they were. Returns (created, dropped) names.
+    """
+    wanted = {spec.name: spec for spec in wanted_indexes(object_key, body)}
+    have = existing_index_names(object_key)
+    created, dropped = [], []
+    with connection.cursor() as cursor:
+        for name in sorted(have - set(wanted)):
+            cursor.execute(drop_sql(name))
+            dropped.append(name)
+        for name, spec in sorted(wanted.items()):
+            if name not in have:
+                cursor.execute(create_sql(spec))
+                created.append(name)
+    return created, dropped

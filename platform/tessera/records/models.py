@@ -1,0 +1,84 @@
+"""One table for the records of every object, plus their events and their history."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+
+
+class Record(models.Model):
+    """A record of any object: its fields live in ``data``, validated by the object's schema.
+
+    ``version`` grows by one on every write; a write that names an older version is
+    refused (optimistic locking), so two people never overwrite each other silently.
+    """
+
+    object_key = models.SlugField(max_length=64)
+    data = models.JSONField(default=dict)
+    version = models.PositiveIntegerField(default=1)
+    schema_version = models.PositiveIntegerField(help_text="object definition version last checked")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    updated_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        indexes = [models.Index(fields=["object_key", "id"], name="record_object_id")]
+
+    def __str__(self) -> str:
+        return f"{self.object_key}#{self.pk} v{self.version}"
+
+
+class Event(models.Model):
+    """Something that happened to a record (order placed, cart abandoned…): the timeline."""
+
+    subject = models.ForeignKey(Record, on_delete=models.CASCADE, related_name="events")
+    type = models.CharField(max_length=100)
+    payload = models.JSONField(default=dict, blank=True)
+    occurred_at = models.DateTimeField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["subject", "type", "occurred_at"], name="event_subject_type_time"),
+            models.Index(fields=["type", "occurred_at"], name="event_type_time"),
+        ]
+        ordering = ["-occurred_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.type} on {self.subject_id} at {self.occurred_at:%Y-%m-%d %H:%M}"
+
+
+class RecordChange(models.Model):
+    """One write to a record: who, when, and the field-level diff.
+
+    It keeps the record's id rather than a foreign key so the history of a deleted record
+    stays readable.
+    """
+
+    class Action(models.TextChoices):
+        CREATE = "create"
+        UPDATE = "update"
+        DELETE = "delete"
+        MIGRATE = "migrate"
+
+    record_id = models.BigIntegerField(db_index=True)
+    object_key = models.SlugField(max_length=64)
+    version = models.PositiveIntegerField()
+    action = models.CharField(max_length=10, choices=Action.choices)
+    changes = models.JSONField(help_text="{field: [old, new]}")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    at = models.DateTimeField(auto_now_add=True)
+    comment = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        ordering = ["record_id", "version", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.action} {self.object_key}#{self.record_id} v{self.version}"

@@ -1,0 +1,215 @@
+"""Publishing an object definition against the records already stored.
+
+Adding an optional field is free. Anything else that would leave stored records invalid
+(renaming, removing, changing a type, narrowing an enum, a new required field) is refused
+with a report, unless the publish carries a migration, which then runs in the publishing
+transaction::
+
+    {"rename": {"mobile": "phone"},
+     "convert": {"age": {"on_error": "fail" | "clear"}, "level": {"map": {"gold": "vip"}}},
+     "drop": ["fax"]}
+
+``preview`` runs the same walk without writing, for the builder and the CLI.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tessera.definitions.errors import FieldError, ValidationFailed, json_path
+from tessera.definitions.kinds import KindHandler
+from tessera.definitions.models import Definition, Status
+from tessera.definitions.object_schema import compile_object_schema, object_body_errors
+from tessera.definitions.service import PublishRefused
+from tessera.plugins import field_types
+
+from .history import field_changes
+from .indexes import sync_indexes
+from .models import Record, RecordChange
+from .validation import RecordValidator
+
+EXAMPLES_PER_FIELD = 5
+MIGRATION_KEYS = {"rename", "convert", "drop"}
+
+
+def check(body: dict[str, Any], key: str) -> list[FieldError]:
+    objects = set(
+        Definition.objects.filter(kind="object", status=Status.PUBLISHED).values_list("key", flat=True)
+    ) | {key}
+    return object_body_errors(body, objects)
+
+
+def migration_errors(migration: Any, old: dict[str, Any], new: dict[str, Any]) -> list[FieldError]:
+    if not isinstance(migration, dict):
+        return [FieldError("$.migration", "type", "a migration is a JSON object")]
+    errors = []
+    for extra in sorted(set(migration) - MIGRATION_KEYS):
+        errors.append(FieldError(json_path(["migration", extra]), "unknown", "not a migration step"))
+    old_fields, new_fields = set(old.get("properties", {})), set(new.get("properties", {}))
+    for src, dst in (migration.get("rename") or {}).items():
+        if src not in old_fields:
+            errors.append(FieldError(json_path(["migration", "rename", src]), "unknown_field",
+                                     f"{src!r} is not a field of the published version"))
+        if dst not in new_fields:
+            errors.append(FieldError(json_path(["migration", "rename", src]), "unknown_field",
+                                     f"{dst!r} is not a field of the new version"))
+    for name, rule in (migration.get("convert") or {}).items():
+        if name not in new_fields:
+            errors.append(FieldError(json_path(["migration", "convert", name]), "unknown_field",
+                                     f"{name!r} is not a field of the new version"))
+        if (
+            not isinstance(rule, dict)
+            or rule.get("on_error", "fail") not in ("fail", "clear")
+            or not isinstance(rule.get("map", {}), dict)
+        ):
+            errors.append(FieldError(json_path(["migration", "convert", name]), "invalid",
+                                     "a conversion is {'on_error': 'fail' | 'clear', 'map': {old: new}}"))
+    for i, name in enumerate(migration.get("drop") or []):
+        if name not in old_fields:
+            errors.append(FieldError(json_path(["migration", "drop", i]), "unknown_field",
+                                     f"{name!r} is not a field of the published version"))
+    return errors
+
+
+def _transform(
+    data: dict[str, Any], new_body: dict[str, Any], migration: dict[str, Any], report: dict
+) -> dict[str, Any]:
+    out = dict(data)
+    for src, dst in (migration.get("rename") or {}).items():
+        if src in out:
+            out[dst] = out.pop(src)
+    for name in migration.get("drop") or []:
+        out.pop(name, None)
+    for name, rule in (migration.get("convert") or {}).items():
+        if name not in out:
+            continue
+        field_type = field_types.get(new_body["properties"][name]["x-type"])
+        mapping = rule.get("map") or {}
+        try:
+            value = out[name]
+            if isinstance(value, str) and value in mapping:
+                value = mapping[value]
+            out[name] = field_type.convert(value)
+        except (ValueError, TypeError, ArithmeticError) as exc:
+            if rule.get("on_error", "fail") == "clear":
+                out.pop(name)
+                report["cleared"] = report.get("cleared", 0) + 1
+            else:
+                out[name] = {"__unconvertible__": str(exc)}
+    return out
+
+
+def analyse(
+    object_key: str, new_body: dict[str, Any], migration: dict[str, Any] | None
+) -> tuple[dict[str, Any], list[tuple[Record, dict[str, Any]]]]:
+    """Walk every stored record through the migration and the new schema.
+
+    Returns the report (records checked, how many break, per field the count, reasons and
+    examples with JSON paths) and the records whose data the migration changes.
+    """
+    validator = RecordValidator(compile_object_schema(new_body))
+    migration = migration or {}
+    report: dict[str, Any] = {"object": object_key, "checked": 0, "breaking": 0, "fields": {}}
+    changed: list[tuple[Record, dict[str, Any]]] = []
+    for record in Record.objects.filter(object_key=object_key).order_by("pk").iterator(2000):
+        report["checked"] += 1
+        data = _transform(record.data, new_body, migration, report) if migration else record.data
+        if not validator.is_valid(data):
+            data = _clear_invalid(data, validator, migration, report)
+        if validator.is_valid(data):
+            if data != record.data:
+                changed.append((record, data))
+            continue
+        report["breaking"] += 1
+        for error in validator.errors(data):
+            field = _field_of(error, data)
+            entry = report["fields"].setdefault(field, {"count": 0, "reasons": [], "examples": []})
+            entry["count"] += 1
+            reason = _reason(error, field, data)
+            if reason not in entry["reasons"]:
+                entry["reasons"].append(reason)
+            if len(entry["examples"]) < EXAMPLES_PER_FIELD:
+                entry["examples"].append({
+                    "record": record.pk, "path": error.path if field == "$" else f"$.{field}",
+                    "value": record.data.get(field), "message": reason,
+                })
+    return report, changed
+
+
+def _clear_invalid(data, validator, migration, report):
+    """Values a conversion marked ``on_error: clear`` that still break the schema are cleared."""
+    clearable = {n for n, r in (migration.get("convert") or {}).items() if r.get("on_error") == "clear"}
+    if not clearable:
+        return data
+    bad = {_field_of(e, data) for e in validator.errors(data)} & clearable
+    if bad:
+        report["cleared"] = report.get("cleared", 0) + len(bad)
+        data = {k: v for k, v in data.items() if k not in bad}
+    return data
+
+
+def _field_of(error: FieldError, data: dict[str, Any]) -> str:
+    if error.code == "additionalProperties":
+        extra = [k for k in data if k in error.message]
+        return extra[0] if extra else "$"
+    head = error.path[2:].split(".")[0].split("[")[0]
+    return head or "$"
+
+
+def _reason(error: FieldError, field: str, data: dict[str, Any]) -> str:
+    value = data.get(field)
+    if isinstance(value, dict) and "__unconvertible__" in value:
+        return f"cannot convert: {value['__unconvertible__']}"
+    if error.code == "additionalProperties":
+        return "field removed or renamed in the new version but it holds data"
+    return error.message
+
+
+def _suggestions(previous: dict[str, Any], new: dict[str, Any], report: dict) -> list[str]:
+    old_props, new_props = previous.get("properties", {}), new.get("properties", {})
+    hints = []
+    for field in report["fields"]:
+        if field in old_props and field not in new_props:
+            hints.append(f"rename {field!r} to a new field, or drop it: {{'drop': ['{field}']}}")
+        elif field in old_props and old_props[field]["x-type"] != new_props[field]["x-type"]:
+            hints.append(f"convert {field!r}: {{'convert': {{'{field}': {{'on_error': 'clear'}}}}}}")
+    return hints
+
+
+def preview(object_key: str, new_body: dict[str, Any], migration: dict[str, Any] | None = None):
+    """What publishing ``new_body`` would do to stored records, without writing anything."""
+    report, changed = analyse(object_key, new_body, migration)
+    report["would_change"] = len(changed)
+    return report
+
+
+def before_publish(previous: Definition | None, pending: Definition, migration) -> None:
+    object_key, new_body = pending.key, pending.body
+    previous_body = previous.body if previous else {"properties": {}}
+    if previous is not None or Record.objects.filter(object_key=object_key).exists():
+        if migration is not None:
+            errors = migration_errors(migration, previous_body, new_body)
+            if errors:
+                raise ValidationFailed(errors)
+        report, changed = analyse(object_key, new_body, migration)
+        if report["breaking"]:
+            report["suggestions"] = _suggestions(previous_body, new_body, report)
+            raise PublishRefused(
+                f"publishing {object_key} v{pending.version} would break "
+                f"{report['breaking']} of {report['checked']} stored record(s)",
+                report,
+            )
+        for record, data in changed:
+            old = record.data
+            Record.objects.filter(pk=record.pk).update(
+                data=data, version=record.version + 1, schema_version=pending.version
+            )
+            RecordChange.objects.create(
+                record_id=record.pk, object_key=object_key, version=record.version + 1,
+                action="migrate", changes=field_changes(old, data),
+                comment=f"migrated to {object_key} v{pending.version}",
+            )
+    sync_indexes(object_key, new_body)
+
+
+OBJECT_KIND = KindHandler(type="object", check=check, before_publish=before_publish)

@@ -1,0 +1,15 @@
+"""URLs: the Wagtail admin for business users, Django's admin for operators, health."""
+
+from django.contrib import admin
+from django.urls import include, path
+from wagtail import urls as wagtail_urls
+from wagtail.admin import urls as wagtailadmin_urls
+
+from tessera.health import health
+
+urlpatterns = [
+    path("health", health, name="health"),
+    path("django-admin/", admin.site.urls),
+    path("admin/", include(wagtailadmin_urls)),
+    path("", include(wagtail_urls)),
+]
