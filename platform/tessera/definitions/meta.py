@@ -54,8 +54,10 @@ def meta_errors(kind: str, body: Any) -> list[FieldError]:
     found: list[FieldError] = []
     for error in meta_validator(kind).iter_errors(body):
         for leaf in _best_messages(error):
-            found.append(
-                FieldError(json_path(list(leaf.absolute_path)), str(leaf.validator), leaf.message)
-            )
+            path, code = list(leaf.absolute_path), str(leaf.validator)
+            if "propertyNames" in leaf.absolute_schema_path:
+                # the instance is the offending key: point at it, not at its parent
+                path, code = [*path, str(leaf.instance)], "property_name"
+            found.append(FieldError(json_path(path), code, leaf.message))
     unique = {(e.path, e.code, e.message): e for e in found}
     return sorted(unique.values(), key=lambda e: (e.path, e.code))

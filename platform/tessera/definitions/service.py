@@ -139,10 +139,10 @@ def publish(
 
 
 def save_and_publish(kind: str, key: str, body: Any, **kwargs: Any) -> Definition:
+    """Save a draft, then publish it. A refused publish keeps the draft for a second try."""
     migration = kwargs.pop("migration", None)
-    with transaction.atomic():
-        save_draft(kind, key, body, **kwargs)
-        return publish(kind, key, author=kwargs.get("author"), migration=migration)
+    save_draft(kind, key, body, **kwargs)
+    return publish(kind, key, author=kwargs.get("author"), migration=migration)
 
 
 @transaction.atomic

@@ -113,6 +113,10 @@ def sync_indexes(object_key: str, body: dict[str, Any]) -> tuple[list[str], list
     have = existing_index_names(object_key)
     created, dropped = [], []
     with connection.cursor() as cursor:
+        if connection.vendor == "postgresql" and (set(wanted) ^ have):
+            # Django's foreign keys are deferred; PostgreSQL refuses DDL on a table with
+            # pending checks, which a migration in the same transaction leaves behind.
+            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
         for name in sorted(have - set(wanted)):
             cursor.execute(drop_sql(name))
             dropped.append(name)
