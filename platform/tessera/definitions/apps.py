@@ -7,9 +7,3 @@ class DefinitionsConfig(AppConfig):
     name = "tessera.definitions"
     label = "definitions"
     verbose_name = "Definitions"
-
-    def ready(self) -> None:
-        from tessera import plugins
-        from tessera.definitions.fields import builtins
-
-        plugins.load_plugins([builtins.register])
