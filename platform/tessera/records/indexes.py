@@ -103,6 +103,50 @@ def existing_index_names(object_key: str) -> set[str]:
     return {n for n in names if n[:5] in ("tsri_", "tsru_") and n[5:].startswith(prefix)}
 
 
+@dataclass(frozen=True)
+class Clash:
+    """One value that several records of an object share where an index wants it unique."""
+
+    count: int
+    record_ids: tuple[int, ...]  # the first few, in id order
+
+
+def unique_clashes(
+    spec: IndexSpec, *, limit: int = 5, examples: int = 5
+) -> tuple[int, list[Clash]]:
+    """Stored values that would make ``CREATE UNIQUE INDEX`` for ``spec`` fail.
+
+    It groups by the very expressions the index is made of, so it sees exactly the clashes
+    the database would (``1`` and ``"1"`` are one value on PostgreSQL, two on SQLite) and
+    leaves out records where a field is empty, as both databases do in a unique index.
+    Returns (how many records share a value, the first ``limit`` clashes).
+    """
+    exprs = [field_expression(f, t) for f, t in zip(spec.fields, spec.sql_types, strict=True)]
+    present = " AND ".join(f"{e} IS NOT NULL" for e in exprs)
+    grouped = (
+        f"SELECT {', '.join(exprs)}, COUNT(*) AS n, MIN(id) AS first_id FROM {TABLE} "
+        f"WHERE object_key = %s AND {present} GROUP BY {', '.join(exprs)} HAVING COUNT(*) > 1"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT COALESCE(SUM(g.n), 0) FROM ({grouped}) AS g", [spec.object_key])
+        involved = int(cursor.fetchone()[0])
+        if not involved:
+            return 0, []
+        cursor.execute(f"{grouped} ORDER BY first_id LIMIT {int(limit)}", [spec.object_key])
+        groups = cursor.fetchall()
+        clashes = []
+        same = " AND ".join(f"{e} = %s" for e in exprs)
+        for *values, count, _first in groups:
+            cursor.execute(
+                f"SELECT id FROM {TABLE} WHERE object_key = %s AND {same} "
+                f"ORDER BY id LIMIT {int(examples)}",
+                [spec.object_key, *values],
+            )
+            ids = tuple(row[0] for row in cursor.fetchall())
+            clashes.append(Clash(int(count), ids))
+    return involved, clashes
+
+
 def sync_indexes(object_key: str, body: dict[str, Any]) -> tuple[list[str], list[str]]:
     """Make the indexes the body asks for and drop the ones it no longer does.
 

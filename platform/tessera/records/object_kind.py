@@ -24,7 +24,7 @@ from tessera.definitions.service import PublishRefused
 from tessera.plugins import field_types
 
 from .history import field_changes
-from .indexes import sync_indexes
+from .indexes import existing_index_names, sync_indexes, unique_clashes, wanted_indexes
 from .models import Record, RecordChange
 from .validation import RecordValidator
 
@@ -34,7 +34,9 @@ MIGRATION_KEYS = {"rename", "convert", "drop"}
 
 def check(body: dict[str, Any], key: str) -> list[FieldError]:
     objects = set(
-        Definition.objects.filter(kind="object", status=Status.PUBLISHED).values_list("key", flat=True)
+        Definition.objects.filter(kind="object", status=Status.PUBLISHED).values_list(
+            "key", flat=True
+        )
     ) | {key}
     return object_body_errors(body, objects)
 
@@ -44,30 +46,57 @@ def migration_errors(migration: Any, old: dict[str, Any], new: dict[str, Any]) -
         return [FieldError("$.migration", "type", "a migration is a JSON object")]
     errors = []
     for extra in sorted(set(migration) - MIGRATION_KEYS):
-        errors.append(FieldError(json_path(["migration", extra]), "unknown", "not a migration step"))
+        errors.append(
+            FieldError(json_path(["migration", extra]), "unknown", "not a migration step")
+        )
     old_fields, new_fields = set(old.get("properties", {})), set(new.get("properties", {}))
     for src, dst in (migration.get("rename") or {}).items():
         if src not in old_fields:
-            errors.append(FieldError(json_path(["migration", "rename", src]), "unknown_field",
-                                     f"{src!r} is not a field of the published version"))
+            errors.append(
+                FieldError(
+                    json_path(["migration", "rename", src]),
+                    "unknown_field",
+                    f"{src!r} is not a field of the published version",
+                )
+            )
         if dst not in new_fields:
-            errors.append(FieldError(json_path(["migration", "rename", src]), "unknown_field",
-                                     f"{dst!r} is not a field of the new version"))
+            errors.append(
+                FieldError(
+                    json_path(["migration", "rename", src]),
+                    "unknown_field",
+                    f"{dst!r} is not a field of the new version",
+                )
+            )
     for name, rule in (migration.get("convert") or {}).items():
         if name not in new_fields:
-            errors.append(FieldError(json_path(["migration", "convert", name]), "unknown_field",
-                                     f"{name!r} is not a field of the new version"))
+            errors.append(
+                FieldError(
+                    json_path(["migration", "convert", name]),
+                    "unknown_field",
+                    f"{name!r} is not a field of the new version",
+                )
+            )
         if (
             not isinstance(rule, dict)
             or rule.get("on_error", "fail") not in ("fail", "clear")
             or not isinstance(rule.get("map", {}), dict)
         ):
-            errors.append(FieldError(json_path(["migration", "convert", name]), "invalid",
-                                     "a conversion is {'on_error': 'fail' | 'clear', 'map': {old: new}}"))
+            errors.append(
+                FieldError(
+                    json_path(["migration", "convert", name]),
+                    "invalid",
+                    "a conversion is {'on_error': 'fail' | 'clear', 'map': {old: new}}",
+                )
+            )
     for i, name in enumerate(migration.get("drop") or []):
         if name not in old_fields:
-            errors.append(FieldError(json_path(["migration", "drop", i]), "unknown_field",
-                                     f"{name!r} is not a field of the published version"))
+            errors.append(
+                FieldError(
+                    json_path(["migration", "drop", i]),
+                    "unknown_field",
+                    f"{name!r} is not a field of the published version",
+                )
+            )
     return errors
 
 
@@ -129,16 +158,22 @@ def analyse(
             if reason not in entry["reasons"]:
                 entry["reasons"].append(reason)
             if len(entry["examples"]) < EXAMPLES_PER_FIELD:
-                entry["examples"].append({
-                    "record": record.pk, "path": error.path if field == "$" else f"$.{field}",
-                    "value": record.data.get(field), "message": reason,
-                })
+                entry["examples"].append(
+                    {
+                        "record": record.pk,
+                        "path": error.path if field == "$" else f"$.{field}",
+                        "value": record.data.get(field),
+                        "message": reason,
+                    }
+                )
     return report, changed
 
 
 def _clear_invalid(data, validator, migration, report):
     """Values a conversion marked ``on_error: clear`` that still break the schema are cleared."""
-    clearable = {n for n, r in (migration.get("convert") or {}).items() if r.get("on_error") == "clear"}
+    clearable = {
+        n for n, r in (migration.get("convert") or {}).items() if r.get("on_error") == "clear"
+    }
     if not clearable:
         return data
     bad = {_field_of(e, data) for e in validator.errors(data)} & clearable
@@ -172,7 +207,9 @@ def _suggestions(previous: dict[str, Any], new: dict[str, Any], report: dict) ->
         if field in old_props and field not in new_props:
             hints.append(f"rename {field!r} to a new field, or drop it: {{'drop': ['{field}']}}")
         elif field in old_props and old_props[field]["x-type"] != new_props[field]["x-type"]:
-            hints.append(f"convert {field!r}: {{'convert': {{'{field}': {{'on_error': 'clear'}}}}}}")
+            hints.append(
+                f"convert {field!r}: {{'convert': {{'{field}': {{'on_error': 'clear'}}}}}}"
+            )
     return hints
 
 
@@ -205,11 +242,82 @@ def before_publish(previous: Definition | None, pending: Definition, migration) 
                 data=data, version=record.version + 1, schema_version=pending.version
             )
             RecordChange.objects.create(
-                record_id=record.pk, object_key=object_key, version=record.version + 1,
-                action="migrate", changes=field_changes(old, data),
+                record_id=record.pk,
+                object_key=object_key,
+                version=record.version + 1,
+                action="migrate",
+                changes=field_changes(old, data),
                 comment=f"migrated to {object_key} v{pending.version}",
             )
+    refuse_unique_clashes(object_key, pending.version, new_body)
     sync_indexes(object_key, new_body)
+
+
+def unique_clash_report(object_key: str, body: dict[str, Any]) -> dict[str, Any]:
+    """Where stored records share a value that a new ``x-unique`` (or unique group) forbids.
+
+    Only unique indexes that do not exist yet are checked: one that exists already keeps its
+    values distinct. The report has the shape of ``analyse``'s, so every surface shows both
+    the same way.
+    """
+    have = existing_index_names(object_key)
+    report: dict[str, Any] = {"object": object_key, "breaking": 0, "fields": {}}
+    for spec in sorted(wanted_indexes(object_key, body), key=lambda s: s.name):
+        if not spec.unique or spec.name in have:
+            continue
+        involved, clashes = unique_clashes(spec, limit=EXAMPLES_PER_FIELD)
+        if not involved:
+            continue
+        names = ", ".join(spec.fields)
+        report["breaking"] += involved
+        ids = [i for clash in clashes for i in clash.record_ids]
+        data = dict(Record.objects.filter(pk__in=ids).values_list("pk", "data"))
+        examples = []
+        for clash in clashes:
+            first = clash.record_ids[0]
+            for record_id in clash.record_ids:
+                values = [data.get(record_id, {}).get(f) for f in spec.fields]
+                examples.append(
+                    {
+                        "record": record_id,
+                        "path": json_path([spec.fields[0]]),
+                        "value": values[0] if len(values) == 1 else values,
+                        "message": f"{clash.count} records share this {names}"
+                        + ("" if record_id == first else f" (like #{first})"),
+                    }
+                )
+        report["fields"][names] = {
+            "count": involved,
+            "reasons": [
+                f"x-unique needs every {names} to be distinct, but {involved} stored "
+                f"record(s) share a value with another"
+            ],
+            "examples": examples,
+        }
+    if report["fields"]:
+        report["checked"] = Record.objects.filter(object_key=object_key).count()
+        report["suggestions"] = [
+            f"make the stored {names} values distinct (edit or merge those records), or "
+            f"publish without making {names} unique"
+            for names in report["fields"]
+        ]
+    return report
+
+
+def refuse_unique_clashes(object_key: str, version: int, body: dict[str, Any]) -> None:
+    """Refuse, with a report, a publish whose new unique index the stored data would break.
+
+    Without this the database would refuse the ``CREATE UNIQUE INDEX`` with an
+    IntegrityError that names neither the field nor a record.
+    """
+    report = unique_clash_report(object_key, body)
+    if report["fields"]:
+        fields = ", ".join(report["fields"])
+        raise PublishRefused(
+            f"publishing {object_key} v{version} would make {fields} unique, but "
+            f"{report['breaking']} stored record(s) share a value",
+            report,
+        )
 
 
 OBJECT_KIND = KindHandler(type="object", check=check, before_publish=before_publish)
