@@ -19,11 +19,12 @@ tests may add an item for the length of a ``with registry.register_temporarily(i
 
 from __future__ import annotations
 
+import importlib
 import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from importlib.metadata import entry_points
+from importlib.metadata import EntryPoint, entry_points
 from typing import Generic, Protocol, TypeVar
 
 logger = logging.getLogger(__name__)
@@ -54,6 +55,7 @@ class Registry(Generic[T]):
     def __init__(self, name: str):
         self.name = name
         self._items: dict[str, T] = {}
+        self._origins: dict[str, str] = {}
 
     def register(self, item: T) -> T:
         key = item.type
@@ -64,6 +66,11 @@ class Registry(Generic[T]):
 
     def unregister(self, key: str) -> None:
         self._items.pop(key, None)
+        self._origins.pop(key, None)
+
+    def origin(self, key: str) -> str | None:
+        """Who registered ``key``: ``"builtin"``, a plugin's distribution name, or None."""
+        return self._origins.get(key)
 
     def get(self, key: str) -> T:
         try:
@@ -106,6 +113,9 @@ class Registries:
     node_types: Registry = field(default_factory=lambda: Registry("node type"))
     loaded_plugins: dict[str, str] = field(default_factory=dict)
 
+    def all(self) -> list[Registry]:
+        return [value for value in vars(self).values() if isinstance(value, Registry)]
+
 
 registries = Registries()
 field_types = registries.field_types
@@ -118,20 +128,63 @@ node_types = registries.node_types
 PluginRegister = Callable[[Registries], None]
 
 
-def load_plugins(builtins: list[PluginRegister]) -> None:
-    """Fill the registries: the engine's built-ins first, then every installed plugin."""
-    if registries.loaded_plugins:
+def _install(register: PluginRegister, origin: str, target: Registries) -> None:
+    """Run one ``register`` function; on failure take back whatever it had registered.
+
+    Every item it adds is marked with ``origin``, so the registry can say where it came from.
+    """
+    before = {id(registry): set(registry.keys()) for registry in target.all()}
+    try:
+        register(target)
+    except BaseException:
+        for registry in target.all():
+            for key in set(registry.keys()) - before[id(registry)]:
+                registry.unregister(key)
+        raise
+    for registry in target.all():
+        for key in set(registry.keys()) - before[id(registry)]:
+            registry._origins[key] = origin
+
+
+def _load_entry_point(ep: EntryPoint, target: Registries) -> bool:
+    """Load one plugin; a broken one is logged and left out, with nothing half-registered."""
+    dist = ep.dist.name if ep.dist else "?"
+    try:
+        _install(ep.load(), dist, target)
+    except Exception:
+        # A broken plugin must not take the platform down.
+        logger.exception("plugin %s (%s) failed to load and is left out", ep.name, ep.value)
+        return False
+    target.loaded_plugins[ep.name] = dist
+    return True
+
+
+def load_plugins(builtins: list[PluginRegister], target: Registries | None = None) -> None:
+    """Fill the registries: the engine's built-ins first, then every installed plugin.
+
+    ``target`` defaults to the process's registries, which are filled once.
+    """
+    target = registries if target is None else target
+    if target.loaded_plugins:
         return
     for register in builtins:
-        register(registries)
-        registries.loaded_plugins[register.__module__] = "builtin"
+        _install(register, "builtin", target)
+        target.loaded_plugins[register.__module__] = "builtin"
     for ep in entry_points(group=ENTRY_POINT_GROUP):
-        try:
-            register = ep.load()
-            register(registries)
-        except Exception:
-            # A broken plugin must not take the platform down; it is logged and left out.
-            logger.exception("plugin %s (%s) failed to load", ep.name, ep.value)
-            continue
-        dist = ep.dist.name if ep.dist else "?"
-        registries.loaded_plugins[ep.name] = dist
+        _load_entry_point(ep, target)
+
+
+def load_plugin(name: str, target: Registries | None = None) -> bool:
+    """Load the installed plugin whose entry point is ``name``, unless it is loaded already.
+
+    For a process that was running when the plugin was installed (start-up loads the
+    others). Returns whether it is loaded now; LookupError if no such entry point exists.
+    """
+    target = registries if target is None else target
+    if name in target.loaded_plugins:
+        return True
+    importlib.invalidate_caches()  # a package installed after start-up becomes importable
+    found = list(entry_points(group=ENTRY_POINT_GROUP, name=name))
+    if not found:
+        raise LookupError(f"no installed package has a {ENTRY_POINT_GROUP!r} entry point {name!r}")
+    return _load_entry_point(found[0], target)
