@@ -17,6 +17,7 @@ from tessera.definitions.errors import FieldError, ValidationFailed, json_path
 from tessera.definitions.fields.base import SqlType
 from tessera.plugins import field_types
 
+from . import observers
 from .history import record_change
 from .indexes import field_expression
 from .models import Event, Record
@@ -144,6 +145,7 @@ def create(object_key: str, data: Any, *, actor=None, comment: str = "") -> Reco
     )
     _save(record)
     record_change(record, "create", {}, data, actor=actor, comment=comment)
+    observers.records_changed(object_key, [observers.Write(record.pk, "create", {}, data)])
     return record
 
 
@@ -179,6 +181,7 @@ def update(
         raise VersionConflict(record_id, version, version + 1)
     record.refresh_from_db()
     record_change(record, "update", old, merged, actor=actor, comment=comment)
+    observers.records_changed(object_key, [observers.Write(record.pk, "update", old, merged)])
     return record
 
 
@@ -194,6 +197,7 @@ def delete(object_key: str, record_id: int, *, version: int, actor=None) -> None
              for obj, field, n in referrers]
         )
     record_change(record, "delete", record.data, {}, actor=actor)
+    observers.records_changed(object_key, [observers.Write(record.pk, "delete", record.data, {})])
     record.delete()
 
 
@@ -219,6 +223,8 @@ def _referrers(object_key: str, record_id: int) -> list[tuple[str, str, int]]:
 
 
 def add_event(record: Record, type: str, payload: dict[str, Any] | None = None, *, at=None) -> Event:
-    return Event.objects.create(
+    event = Event.objects.create(
         subject=record, type=type, payload=payload or {}, occurred_at=at or timezone.now()
     )
+    observers.events_added(record.object_key, [record.pk], {type})
+    return event

@@ -1,0 +1,83 @@
+"""Who wants to know when records are written or events added, told after the commit.
+
+Layers above records (segments keep membership fresh, flows may wake runs) register an
+observer here in their ``AppConfig.ready()``; records never imports them. Observers are told
+once the writing transaction commits (``transaction.on_commit``), so they never see a write
+that was rolled back, and a failing observer cannot undo a write: its error is logged.
+An observer should be quick (look up what it cares about, enqueue a task) so writes stay fast.
+
+::
+
+    class SegmentsObserver:
+        type = "segments"
+
+        def records_changed(self, object_key, writes): ...
+        def events_added(self, object_key, record_ids, types): ...
+
+    observers.register(SegmentsObserver())
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from django.db import transaction
+
+from tessera.plugins import Registry
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Write:
+    """One committed write to a record: its data before and after (``{}`` when absent)."""
+
+    record_id: int
+    action: str  # "create" | "update" | "delete"
+    before: dict[str, Any] = field(default_factory=dict)
+    after: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def changed(self) -> frozenset[str]:
+        """The top-level fields whose value differs (all of them on create and delete)."""
+        names = set(self.before) | set(self.after)
+        return frozenset(n for n in names if self.before.get(n) != self.after.get(n))
+
+
+class RecordObserver(Protocol):
+    """Told about committed writes and events; ``type`` names it in the registry."""
+
+    type: str
+
+    def records_changed(self, object_key: str, writes: list[Write]) -> None: ...
+
+    def events_added(self, object_key: str, record_ids: list[int], types: set[str]) -> None: ...
+
+
+observers: Registry = Registry("record observer")
+
+
+def _call(method: str, *args: Any) -> None:
+    for observer in observers:
+        try:
+            getattr(observer, method)(*args)
+        except Exception:
+            # The write is committed; an observer's failure is its own (it can catch up later).
+            logger.exception("record observer %s failed in %s", observer.type, method)
+
+
+def records_changed(object_key: str, writes: Iterable[Write]) -> None:
+    """Tell every observer about ``writes`` once the current transaction commits."""
+    writes = list(writes)
+    if writes and observers.keys():
+        transaction.on_commit(lambda: _call("records_changed", object_key, writes))
+
+
+def events_added(object_key: str, record_ids: Iterable[int], types: Iterable[str]) -> None:
+    """Tell every observer that events of ``types`` were added to these records, on commit."""
+    ids, kinds = sorted(set(record_ids)), set(types)
+    if ids and observers.keys():
+        transaction.on_commit(lambda: _call("events_added", object_key, ids, kinds))
