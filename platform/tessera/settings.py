@@ -30,6 +30,7 @@ CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 INSTALLED_APPS = [
     "tessera.definitions",
     "tessera.records",
+    "tessera.segments",
     "tessera.timers",
     "wagtail.contrib.forms",
     "wagtail.contrib.redirects",
