@@ -170,7 +170,16 @@ class Parser:
         return FieldLeaf(field, operator, value, via, via_object) if operator else None
 
     def metric_leaf(self, tree: dict, path: list, depth: int) -> Node | None:
-        relation, aggregate, *rest = tree["metric"].split(".") + [None]
+        metric = tree["metric"]
+        if not isinstance(metric, str) or metric.count(".") not in (1, 2):
+            self.error([*path, "metric"], "type" if not isinstance(metric, str) else "invalid",
+                       "a metric is '<related>.<aggregate>' or '<related>.<aggregate>.<field>'")
+            return None
+        extra = set(tree) - {"metric", "window", "where", "op", "value"}
+        if extra:
+            self.error(path, "invalid", f"unexpected keys: {sorted(extra)}")
+            return None
+        relation, aggregate, *rest = [*metric.split("."), None]
         field_name = rest[0]
         incoming = self.info.incoming.get(relation)
         if incoming is None:
@@ -227,6 +236,10 @@ class Parser:
         return node if not self.errors else None
 
     def event_leaf(self, tree: dict, path: list) -> Node | None:
+        extra = set(tree) - {"event", "within", "where", "count"}
+        if extra:
+            self.error(path, "invalid", f"unexpected keys: {sorted(extra)}")
+            return None
         name = tree["event"]
         if not isinstance(name, str) or not name or len(name) > 100:
             self.error([*path, "event"], "invalid", "an event type is a text of 1 to 100 characters")
@@ -262,6 +275,9 @@ class Parser:
         from tessera.definitions.cache import published
 
         key = tree["segment"]
+        if set(tree) != {"segment"}:
+            self.error(path, "invalid", 'write {"segment": key}')
+            return None
         if key in self.segments:
             chain = " → ".join([*self.segments, key])
             self.error([*path, "segment"], "cycle", f"segments refer to each other in a cycle: {chain}")
