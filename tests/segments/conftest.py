@@ -44,6 +44,21 @@ def ago(days: float = 0, **kwargs: float) -> str:
     return (NOW - dt.timedelta(days=days, **kwargs)).isoformat().replace("+00:00", "Z")
 
 
+@pytest.fixture(autouse=True)
+def fresh_caches():
+    """Revision caches live per process, and every test rolls the revision back: clear them."""
+    from tessera.conditions import objects
+    from tessera.definitions import cache
+    from tessera.segments import freshness, membership
+
+    caches = [cache._published, objects._cache, freshness._index, membership._compiled]
+    for item in caches:
+        item.clear()
+    yield
+    for item in caches:
+        item.clear()
+
+
 @pytest.fixture
 def clock() -> Clock:
     return Clock(NOW)
