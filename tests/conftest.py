@@ -69,3 +69,6 @@ def order_object(customer_object, publish_object):
 @pytest.fixture
 def user(django_user_model):
     return django_user_model.objects.create_user("ana", "ana@example.com", "pw-1234567")
+
+
+pytest_plugins = ["tests.worker"]

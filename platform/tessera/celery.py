@@ -13,9 +13,19 @@ app.autodiscover_tasks()
 
 @app.on_after_finalize.connect
 def schedule_tick(sender: Celery, **kwargs: object) -> None:
-    """Register the timer tick with beat; the interval comes from settings."""
+    """Register the periodic tasks with beat; the interval comes from settings.
+
+    ``tick`` does what is due (durable timers live in the database, never in long ETAs);
+    ``worker-ping`` proves a worker takes tasks, for /health. A message not taken within two
+    intervals expires, so a stopped worker does not come back to a pile of stale ticks.
+    """
     from django.conf import settings
 
+    every = float(settings.TESSERA_TICK_SECONDS)
+    options = {"expires": max(2 * every, 10.0), "ignore_result": True}
     sender.add_periodic_task(
-        settings.TESSERA_TICK_SECONDS, sender.signature("tessera.timers.tick"), name="tick"
+        every, sender.signature("tessera.timers.tick", options=options), name="tick"
+    )
+    sender.add_periodic_task(
+        every, sender.signature("tessera.timers.ping", options=options), name="worker-ping"
     )

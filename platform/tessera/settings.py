@@ -8,6 +8,7 @@ CELERY_BROKER_URL, SECRET_KEY, DEBUG=false and ALLOWED_HOSTS; docs/deploy.md lis
 from pathlib import Path
 
 import environ
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 VAR_DIR = Path(environ.Env().str("TESSERA_VAR_DIR", default=str(BASE_DIR / "var")))
@@ -20,10 +21,11 @@ env = environ.Env(
 )
 
 DEBUG = env("DEBUG")
-SECRET_KEY = env.str(
-    "SECRET_KEY",
-    default="django-insecure-development-only-key-never-use-in-production-0123456789",
-)
+SECRET_KEY = env.str("SECRET_KEY", default="")
+if not SECRET_KEY:
+    if not DEBUG:
+        raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is off (docs/deploy.md)")
+    SECRET_KEY = "django-insecure-development-only-key-never-use-in-production-0123456789"
 ALLOWED_HOSTS = env("ALLOWED_HOSTS")
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
@@ -128,6 +130,21 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Results (a caller that waits for one, the worker tests): beside the embedded broker, the same
+# Redis as the broker, or RPC replies over RabbitMQ. CELERY_RESULT_BACKEND overrides; results
+# expire after an hour, and the periodic tasks store none.
+_default_backend = (
+    f"db+sqlite:///{VAR_DIR / 'results.sqlite3'}"
+    if CELERY_BROKER_URL.startswith("sqla+")
+    else CELERY_BROKER_URL
+    if CELERY_BROKER_URL.startswith(("redis://", "rediss://"))
+    else "rpc://"
+)
+CELERY_RESULT_BACKEND = env.str("CELERY_RESULT_BACKEND", default=_default_backend)
+CELERY_RESULT_EXPIRES = 3600
+# One broker shared by several deployments (or by the tests) keeps them apart by queue name.
+CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_TASK_DEFAULT_QUEUE", default="celery")
+CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 # The tick is short and frequent: durable timers live in the database, never in long ETAs.
 TESSERA_TICK_SECONDS = env.float("TESSERA_TICK_SECONDS", default=5.0)
 
@@ -143,6 +160,7 @@ TESSERA_LIMITS = {
 # --- Production hardening (all on when DEBUG is off) --------------------------------------
 if not DEBUG:
     SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=True)
+    SECURE_REDIRECT_EXEMPT = [r"^health$"]  # load balancers probe over plain HTTP
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
