@@ -141,3 +141,18 @@ def test_a_refused_publish_leaves_membership_as_it_was(customer, publish_segment
     assert caught.value.errors[0].path == "$.migration"
     assert members("here") == {"Li"}
     assert definitions.draft("segment", "here") is not None
+
+
+def test_republishing_a_segment_recomputes_the_segments_that_use_it(
+    customer, publish_segment, committed
+):
+    customer("Li", city="Hangzhou", vip=True)
+    customer("Wang", city="Ningbo", vip=True)
+    publish_segment("place", HANGZHOU)
+    publish_segment(
+        "vip-here", {"all": [{"segment": "place"}, {"field": "vip", "op": "eq", "value": True}]}
+    )
+    assert members("vip-here") == {"Li"}
+    with committed():
+        publish_segment("place", {"field": "city", "op": "eq", "value": "Ningbo"})
+    assert members("place") == members("vip-here") == {"Wang"}

@@ -195,32 +195,41 @@ def assign(
         moves: dict[int, tuple[str | None, str | None]] = {}
         with connection.cursor() as cursor:
             cursor.execute(sql, params)
-            for rid, stage, current in cursor.fetchall():
-                outcome.considered += 1
-                if stage != current:
-                    moves[rid] = (current, stage)
-        with transaction.atomic():
-            writes = write_fields(
-                object_key,
-                {rid: {body["field"]: new} for rid, (_, new) in moves.items()},
-                comment="lifecycle stage",
-            )
-            events = [
-                Event(
-                    subject_id=w.record_id,
-                    type=EVENT,
-                    occurred_at=clock.now,
-                    payload={"from": moves[w.record_id][0], "to": moves[w.record_id][1]},
-                )
-                for w in writes
-            ]
-            Event.objects.bulk_create(events, batch_size=1000)
-            observers.events_added(object_key, [e.subject_id for e in events], {EVENT})
-        outcome.changed += len(writes)
-        outcome.events += len(events)
+            while rows := cursor.fetchmany(5000):
+                for rid, stage, current in rows:
+                    outcome.considered += 1
+                    if stage != current:
+                        moves[rid] = (current, stage)
+        pending = sorted(moves)
+        for start in range(0, len(pending), CHUNK):
+            written = _move(object_key, body["field"], pending[start : start + CHUNK], moves, clock)
+            outcome.changed += written
+            outcome.events += written
     if ids is None:
         ScoringSettings.objects.filter(pk=item.pk).update(last_run_at=clock.now, queued_at=None)
     return outcome
+
+
+@transaction.atomic
+def _move(
+    object_key: str, field: str, ids: list[int], moves: dict[int, tuple], clock: Clock
+) -> int:
+    """Write the new stages of ``ids`` and their ``lifecycle_changed`` events, together."""
+    writes = write_fields(
+        object_key, ((rid, {field: moves[rid][1]}) for rid in ids), comment="lifecycle stage"
+    )
+    events = [
+        Event(
+            subject_id=w.record_id,
+            type=EVENT,
+            occurred_at=clock.now,
+            payload={"from": moves[w.record_id][0], "to": moves[w.record_id][1]},
+        )
+        for w in writes
+    ]
+    Event.objects.bulk_create(events, batch_size=1000)
+    observers.events_added(object_key, [e.subject_id for e in events], {EVENT})
+    return len(events)
 
 
 def recheck(object_key: str, ids: Iterable[int]) -> list[int]:

@@ -16,8 +16,8 @@ from typing import Any
 from django.db import transaction
 from jsonschema import Draft202012Validator, FormatChecker
 
-from tessera.conditions.durations import is_duration
 from tessera.definitions.cache import published
+from tessera.conditions.durations import is_duration
 from tessera.definitions.errors import FieldError, ValidationFailed, json_path
 from tessera.definitions.formats import formats_for
 from tessera.definitions.models import DefinitionsRevision

@@ -10,6 +10,7 @@ check, so the callers check once, up front, that the fields exist and take their
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable
 from decimal import Decimal
 from typing import Any
@@ -29,42 +30,50 @@ CHUNK = 500
 
 
 def write_fields(
-    object_key: str, values: dict[int, dict[str, Any]], *, comment: str
+    object_key: str, changes: Iterable[tuple[int, dict[str, Any]]], *, comment: str
 ) -> list[observers.Write]:
-    """Set fields on many records (``None`` clears one); returns the writes that changed data."""
+    """Set fields on many records (``None`` clears one); returns the writes that changed data.
+
+    ``changes`` is consumed ``CHUNK`` records at a time, each chunk in its own transaction,
+    so a caller can stream a million of them.
+    """
     done: list[observers.Write] = []
-    ids = sorted(values)
-    for start in range(0, len(ids), CHUNK):
-        chunk = ids[start : start + CHUNK]
-        with transaction.atomic():
-            now = timezone.now()
-            changed, history, writes = [], [], []
-            locked = Record.objects.select_for_update().filter(object_key=object_key, pk__in=chunk)
-            for record in locked.order_by("pk"):
-                old = record.data
-                new = {**old, **values[record.pk]}
-                new = {k: v for k, v in new.items() if v is not None}
-                if new == old:
-                    continue
-                record.data, record.version, record.updated_at = new, record.version + 1, now
-                record.updated_by = None
-                changed.append(record)
-                history.append(
-                    RecordChange(
-                        record_id=record.pk,
-                        object_key=object_key,
-                        version=record.version,
-                        action=RecordChange.Action.UPDATE,
-                        changes=field_changes(old, new),
-                        comment=comment[:500],
-                    )
-                )
-                writes.append(observers.Write(record.pk, "update", old, new))
-            Record.objects.bulk_update(changed, ["data", "version", "updated_at", "updated_by"])
-            RecordChange.objects.bulk_create(history)
-            observers.records_changed(object_key, writes)
-            done += writes
+    pending = iter(changes)
+    while chunk := dict(itertools.islice(pending, CHUNK)):
+        done += _write_chunk(object_key, chunk, comment)
     return done
+
+
+@transaction.atomic
+def _write_chunk(
+    object_key: str, values: dict[int, dict[str, Any]], comment: str
+) -> list[observers.Write]:
+    now = timezone.now()
+    changed, history, writes = [], [], []
+    locked = Record.objects.select_for_update().filter(object_key=object_key, pk__in=list(values))
+    for record in locked.order_by("pk"):
+        old = record.data
+        new = {k: v for k, v in {**old, **values[record.pk]}.items() if v is not None}
+        if new == old:
+            continue
+        record.data, record.version, record.updated_at = new, record.version + 1, now
+        record.updated_by = None
+        changed.append(record)
+        history.append(
+            RecordChange(
+                record_id=record.pk,
+                object_key=object_key,
+                version=record.version,
+                action=RecordChange.Action.UPDATE,
+                changes=field_changes(old, new),
+                comment=comment[:500],
+            )
+        )
+        writes.append(observers.Write(record.pk, "update", old, new))
+    Record.objects.bulk_update(changed, ["data", "version", "updated_at", "updated_by"])
+    RecordChange.objects.bulk_create(history)
+    observers.records_changed(object_key, writes)
+    return writes
 
 
 def pointing_at(object_key: str, link: str, target_ids: Iterable[int]) -> list[int]:
