@@ -120,3 +120,29 @@ def test_membership_reads(publish_segment, customer):
     definitions.archive("segment", "vip")
     with pytest.raises(LookupError):
         service.members("vip")
+
+
+def test_a_reference_to_a_static_segment_reads_its_snapshot(
+    publish_segment, customer, committed, clock
+):
+    from tessera.conditions.evaluate import evaluate
+    from tessera.conditions.tree import parse
+
+    li = customer("Li", city="Hangzhou", vip=True)
+    publish_segment("hz-snapshot", HANGZHOU, mode="static")
+    publish_segment(
+        "vip-in-snapshot",
+        {"all": [{"segment": "hz-snapshot"}, {"field": "vip", "op": "eq", "value": True}]},
+    )
+    assert members("vip-in-snapshot") == {"Li"}
+    with committed():
+        li = records.update("customer", li.pk, {"city": "Ningbo"}, version=1)
+    assert members("vip-in-snapshot") == {"Li"}  # still in the snapshot, whatever the city
+    reference = {"segment": "hz-snapshot"}
+    assert evaluate(parse(reference, "customer"), li, clock=clock)
+    assert service.preview("customer", reference, clock=clock).count == 1
+    with committed():
+        service.refresh_static("hz-snapshot")
+    assert members("vip-in-snapshot") == set()
+    assert not evaluate(parse(reference, "customer"), li, clock=clock)
+    assert service.preview("customer", reference, clock=clock).count == 0

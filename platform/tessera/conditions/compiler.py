@@ -17,6 +17,7 @@ from django.db.models.expressions import RawSQL
 from tessera.definitions.fields.base import SqlType
 from tessera.records.models import Record
 
+from . import stored
 from .context import Clock, SqlContext
 from .durations import iso_datetime
 from .operators import LIST, NUMBER
@@ -60,6 +61,8 @@ def _node(node: Node, alias: str, ctx: SqlContext, negated: bool) -> str:
     if isinstance(node, Not):
         return f"NOT ({_node(node.child, alias, ctx, not negated)})"
     if isinstance(node, SegmentLeaf):
+        if node.stored:
+            return stored.reader().sql(node.key, alias, ctx)
         return "(" + _node(node.condition, alias, ctx, negated) + ")"
     sql = _leaf(node, alias, ctx)
     # Under an odd number of NOTs a NULL must read as FALSE, or NOT would drop the row too.

@@ -19,6 +19,7 @@ from tessera.definitions.fields.base import SqlType
 from tessera.records.indexes import field_expression
 from tessera.records.models import Event, Record
 
+from . import stored
 from .context import Clock
 from .operators import NUMBER
 from .tree import EventLeaf, FieldLeaf, Group, MetricLeaf, Node, Not, SegmentLeaf
@@ -79,6 +80,8 @@ def _eval(node: Node, record: Record, clock: Clock, loader: Loader) -> bool:
     if isinstance(node, Not):
         return not _eval(node.child, record, clock, loader)
     if isinstance(node, SegmentLeaf):
+        if node.stored:
+            return stored.reader().contains(node.key, record.pk)
         return _eval(node.condition, record, clock, loader)
     if isinstance(node, FieldLeaf):
         return _field(node, record, clock, loader)

@@ -15,6 +15,7 @@ from tessera.definitions.meta import meta_errors
 from tessera.plugins import UnknownType, operators
 
 from .durations import is_duration
+from . import stored
 from .objects import FieldInfo, Incoming, ObjectInfo, object_info
 from .operators import DATE, DATETIME, NUMBER, Operator
 
@@ -72,7 +73,8 @@ class EventLeaf(Node):
 @dataclass
 class SegmentLeaf(Node):
     key: str
-    condition: Node
+    condition: Node | None  # None when ``stored``: a static segment's snapshot is read
+    stored: bool = False
 
 
 class Parser:
@@ -290,6 +292,8 @@ class Parser:
             self.error([*path, "segment"], "wrong_object",
                        f"segment {key!r} is about {definition.body['object']}, not {self.info.key}")
             return None
+        if definition.body.get("mode") == "static" and stored.reader() is not None:
+            return SegmentLeaf(key, None, stored=True)  # the snapshot, not the condition
         inner = Parser(self.info, (*self.segments, key))
         node = inner.parse(definition.body["condition"], [*path, "segment"])
         if inner.errors:
