@@ -7,6 +7,7 @@ then presses Ctrl-C (SIGINT to its process group) and checks that all three proc
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -91,7 +92,6 @@ def test_up_runs_web_worker_and_beat_until_ctrl_c(tmp_path):
             stderr=subprocess.STDOUT,
             start_new_session=True,  # like a terminal's foreground job: Ctrl-C hits this group
         )
-    children: list[int] = []
     try:
         health = wait_for_health(proc, port, log)
         assert health["database"] == "ok"
@@ -101,7 +101,7 @@ def test_up_runs_web_worker_and_beat_until_ctrl_c(tmp_path):
         assert "dev admin: login 'admin', password 'smoke-test-pw' (created)" in text
         for url in ("/admin/", "/django-admin/", "/health"):
             assert f"http://127.0.0.1:{port}{url}" in text
-        children = [int(p) for p in re.findall(r"started (?:web|worker|beat) \(pid (\d+)\)", text)]
+        children = started_children(log)
         assert len(children) == 3
 
         os.killpg(proc.pid, signal.SIGINT)  # Ctrl-C
@@ -110,11 +110,22 @@ def test_up_runs_web_worker_and_beat_until_ctrl_c(tmp_path):
         left = [pid for pid in children if group_alive(pid)]
         assert not left, f"still running after Ctrl-C: {left}\n{log.read_text()}"
         assert "[tessera] stopped" in log.read_text()
-    finally:
-        for pgid in [proc.pid, *children]:
+    finally:  # on failure too: let the script stop its children, then kill what is left
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGTERM)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(STOP_TIMEOUT)
+        for pgid in [proc.pid, *started_children(log)]:
             if group_alive(pgid):
                 os.killpg(pgid, signal.SIGKILL)
         proc.wait()
+
+
+def started_children(log: Path) -> list[int]:
+    """The process groups that ``./tessera up`` reported starting (each child leads one)."""
+    return [
+        int(p) for p in re.findall(r"started (?:web|worker|beat) \(pid (\d+)\)", log.read_text())
+    ]
 
 
 def wait_for_text(log: Path, text: str, timeout: float) -> str:
