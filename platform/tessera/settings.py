@@ -32,8 +32,10 @@ CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 INSTALLED_APPS = [
     "tessera.definitions",
     "tessera.records",
+    "tessera.conditions",
     "tessera.segments",
     "tessera.timers",
+    "tessera",
     "wagtail.contrib.forms",
     "wagtail.contrib.redirects",
     "wagtail.embeds",
