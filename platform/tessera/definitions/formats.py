@@ -4,24 +4,39 @@ fastjsonschema and jsonschema each ship their own idea of ``email`` or ``date``;
 either would let the fast path and the precise path disagree. Field types therefore emit
 only the format names below, and both validators receive these same functions. Author
 patterns also run here, on RE2, which cannot backtrack catastrophically.
+
+fastjsonschema pastes every format *name* into the Python source it generates and compiles
+(``custom_formats["<name>"](value)``), so a name must never carry author text: a pattern
+with a quote in it would be code. An author pattern therefore gets a name made of its
+digest (``pattern_schema``) and travels beside it under ``x-pattern``, a keyword both
+engines ignore; ``formats_for`` refuses any format name that is not a plain token.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import functools
+import hashlib
 import re
 from collections.abc import Callable
 
 import re2
 
 _EMAIL = re.compile(r"[^@\s]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+")
-_PHONE = re.compile(r"\+?[0-9][0-9 ()\-]{3,24}")
+# At least five digits, counted by the lookahead: the classes are disjoint, so it is linear.
+_PHONE = re.compile(r"\+?(?=(?:[ ()\-]*[0-9]){5})[0-9][0-9 ()\-]{3,24}")
 _URL = re.compile(r"https?://[^\s/?#]+[^\s]*")
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _DATETIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,6})?(Z|[+-]\d{2}:\d{2})")
 
-PATTERN_PREFIX = "tessera-pattern:"
+PATTERN_PREFIX = "tessera-pattern-"
+PATTERN_KEYWORD = "x-pattern"
+_SAFE_FORMAT_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:-]{0,80}")
+
+# Text PostgreSQL cannot hold in jsonb (NUL, unpaired surrogates) is refused by every free
+# text field, as a standard ``pattern`` both engines run with Python's ``re``. The pattern
+# is anchored and a single character class, so it is linear.
+STORABLE_TEXT = "^[^\\x00\\ud800-\\udfff]*$"
 
 
 def _strings_only(check: Callable[[str], bool]) -> Callable[[object], bool]:
@@ -29,6 +44,7 @@ def _strings_only(check: Callable[[str], bool]) -> Callable[[object], bool]:
     def wrapper(value: object) -> bool:
         return check(value) if isinstance(value, str) else True
 
+    wrapper.on_strings = check  # type: ignore[attr-defined]  # for callers that check str
     return wrapper
 
 
@@ -48,7 +64,7 @@ def is_datetime(value: str) -> bool:
     if not _DATETIME.fullmatch(value):
         return False
     try:
-        dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+        dt.datetime.fromisoformat(value)  # reads a trailing "Z" since Python 3.11
     except ValueError:
         return False
     return True
@@ -61,7 +77,7 @@ def is_email(value: str) -> bool:
 
 @_strings_only
 def is_phone(value: str) -> bool:
-    return bool(_PHONE.fullmatch(value)) and sum(c.isdigit() for c in value) >= 5
+    return _PHONE.fullmatch(value) is not None
 
 
 @_strings_only
@@ -78,16 +94,47 @@ FORMATS: dict[str, Callable[[object], bool]] = {
 }
 
 
+def pattern_schema(pattern: str) -> dict[str, str]:
+    """The schema keywords that run an author's pattern on RE2 under a code-safe name."""
+    digest = hashlib.sha256(pattern.encode("utf-8", "surrogatepass")).hexdigest()[:32]
+    return {"format": PATTERN_PREFIX + digest, PATTERN_KEYWORD: pattern}
+
+
 @functools.lru_cache(maxsize=4096)
 def pattern_format(pattern: str) -> Callable[[object], bool]:
     """A format function that runs an author's pattern on RE2 (``re.search`` semantics)."""
-    compiled = re2.compile(pattern)
+    search = _found_by(re2.compile(pattern))
 
     @_strings_only
     def matches(value: str) -> bool:
-        return compiled.search(value) is not None
+        try:
+            return search(value)
+        except UnicodeEncodeError:  # an unpaired surrogate: RE2 reads UTF-8 only
+            return False
 
     return matches
+
+
+def _found_by(compiled: re2._Regexp) -> Callable[[str], bool]:
+    """``compiled.search(text) is not None``, without building a match object.
+
+    google-re2's ``search`` maps every span back to str offsets and builds a Match, in
+    Python: about 17 µs for a six-digit postcode, more than the rest of a record's
+    validation. A yes/no needs only the engine's own ``Match``, a few µs. Should a later
+    google-re2 move that inner API, this falls back to ``search``; a test holds the two
+    answers together.
+    """
+    regexp = getattr(compiled, "_regexp", None)
+    anchor = getattr(getattr(re2, "_Anchor", None), "UNANCHORED", None)
+    if anchor is None or not callable(getattr(regexp, "Match", None)):
+        return lambda text: compiled.search(text) is not None
+    no_match = (-1, -1)
+
+    def found(text: str) -> bool:
+        encoded = text.encode()
+        return regexp.Match(anchor, encoded, 0, len(encoded))[0] != no_match
+
+    return found
 
 
 def pattern_problem(pattern: str, max_length: int) -> str | None:
@@ -108,8 +155,14 @@ def formats_for(schema: object) -> dict[str, Callable[[object], bool]]:
     def walk(node: object) -> None:
         if isinstance(node, dict):
             fmt = node.get("format")
-            if isinstance(fmt, str) and fmt.startswith(PATTERN_PREFIX):
-                found[fmt] = pattern_format(fmt[len(PATTERN_PREFIX) :])
+            if isinstance(fmt, str):
+                if not _SAFE_FORMAT_NAME.fullmatch(fmt):
+                    raise ValueError(f"format name {fmt!r} is not a plain token")
+                pattern = node.get(PATTERN_KEYWORD)
+                if fmt.startswith(PATTERN_PREFIX) and isinstance(pattern, str):
+                    if pattern_schema(pattern)["format"] != fmt:
+                        raise ValueError(f"format {fmt!r} does not name its pattern")
+                    found[fmt] = pattern_format(pattern)
             for value in node.values():
                 walk(value)
         elif isinstance(node, list):

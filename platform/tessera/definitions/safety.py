@@ -2,11 +2,14 @@
 
 Definitions are written by admins and partners, records by anyone with an API token. A
 document that is too large or too deep is refused before any validator walks it, and a
-schema may not reach outside itself (no remote ``$ref``: nothing is ever fetched).
+schema may not reach outside itself (no remote ``$ref``: nothing is ever fetched). Text
+that PostgreSQL cannot store in jsonb (NUL, unpaired surrogates) is refused here too, so
+both databases refuse the same documents instead of one of them failing at write time.
 """
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from .errors import FieldError, json_path
@@ -37,6 +40,33 @@ def measure(document: Any, max_depth: int) -> tuple[int, int]:
     return size, deepest
 
 
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def unstorable_text(document: Any) -> FieldError | None:
+    """The first string or key that jsonb cannot hold, by its path; call on bounded documents."""
+    stack: list[tuple[Any, list[str | int]]] = [(document, [])]
+    while stack:
+        node, path = stack.pop()
+        if isinstance(node, str):
+            if _UNSTORABLE.search(node):
+                return FieldError(
+                    json_path(path), "invalid_text",
+                    "text cannot hold NUL characters or unpaired surrogates",
+                )
+        elif isinstance(node, dict):
+            for key, value in node.items():
+                if isinstance(key, str) and _UNSTORABLE.search(key):
+                    return FieldError(
+                        json_path(path), "invalid_text",
+                        "a key cannot hold NUL characters or unpaired surrogates",
+                    )
+                stack.append((value, [*path, key]))
+        elif isinstance(node, list):
+            stack.extend((value, [*path, i]) for i, value in enumerate(node))
+    return None
+
+
 def bounds_problem(
     document: Any, *, max_bytes: int, max_depth: int, what: str = "document"
 ) -> FieldError | None:
@@ -45,7 +75,7 @@ def bounds_problem(
         return FieldError("$", "too_deep", f"the {what} is nested deeper than {max_depth} levels")
     if size > max_bytes:
         return FieldError("$", "too_large", f"the {what} is larger than {max_bytes} bytes")
-    return None
+    return unstorable_text(document)
 
 
 def reference_problems(schema: Any) -> list[FieldError]:

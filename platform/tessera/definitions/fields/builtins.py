@@ -6,7 +6,13 @@ import datetime as dt
 import decimal
 from typing import Any
 
-from tessera.definitions.formats import PATTERN_PREFIX, is_email, is_phone, is_url
+from tessera.definitions.formats import (
+    STORABLE_TEXT,
+    is_email,
+    is_phone,
+    is_url,
+    pattern_schema,
+)
 from tessera.plugins import Registries
 
 from .base import FieldType, SqlType
@@ -21,12 +27,13 @@ class StringField(FieldType):
     allowed_keywords = frozenset({"minLength", "maxLength"})
 
     def schema(self, prop):
-        out = {"type": "string", "maxLength": self.default_max_length}
+        out = {"type": "string", "maxLength": self.default_max_length, "pattern": STORABLE_TEXT}
         out.update(self.constraints(prop))
         out["maxLength"] = min(out["maxLength"], self.default_max_length)
         if isinstance(prop.get("pattern"), str):
-            # Author patterns run on RE2 through a shared format, never on Python's `re`.
-            out["format"] = PATTERN_PREFIX + prop["pattern"]
+            # Author patterns run on RE2 through a shared format, never on Python's `re`,
+            # and never under a format name that holds the author's text.
+            out.update(pattern_schema(prop["pattern"]))
         return out
 
     def convert(self, value):
@@ -121,7 +128,8 @@ class DateField(FieldType):
     sql_type = SqlType.DATE
 
     def schema(self, prop):
-        return {"type": "string", "format": "tessera-date"}
+        # maxLength adds nothing the format does not check; it bounds a valid record's size.
+        return {"type": "string", "maxLength": 10, "format": "tessera-date"}
 
     def convert(self, value):
         return dt.date.fromisoformat(str(value)[:10]).isoformat()
@@ -133,13 +141,19 @@ class DateTimeField(FieldType):
     sql_type = SqlType.DATETIME
 
     def schema(self, prop):
-        return {"type": "string", "format": "tessera-datetime"}
+        # 2024-01-01T10:00:00.123456+08:00 is the longest shape the format accepts.
+        return {"type": "string", "maxLength": 32, "format": "tessera-datetime"}
 
     def convert(self, value):
         parsed = dt.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
         if parsed.tzinfo is None:
             parsed = parsed.replace(tzinfo=dt.UTC)
-        return parsed.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        try:
+            utc = parsed.astimezone(dt.UTC)
+        except OverflowError:  # 0001-01-01T00:00:00+01:00 is before the first UTC instant
+            raise ValueError(f"{value!r} is out of range once moved to UTC") from None
+        # isoformat, not strftime: strftime writes year 5 as "5", which the format refuses.
+        return utc.replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
 
 
 class EnumField(FieldType):
@@ -183,7 +197,9 @@ class EmailField(FieldType):
     label = {"en": "Email", "zh": "邮箱"}
 
     def schema(self, prop):
-        return {"type": "string", "maxLength": 254, "format": "tessera-email"}
+        return {
+            "type": "string", "maxLength": 254, "pattern": STORABLE_TEXT, "format": "tessera-email",
+        }
 
     def convert(self, value):
         text = str(value).strip().lower()
@@ -211,7 +227,9 @@ class UrlField(FieldType):
     label = {"en": "Link", "zh": "链接"}
 
     def schema(self, prop):
-        return {"type": "string", "maxLength": 2048, "format": "tessera-url"}
+        return {
+            "type": "string", "maxLength": 2048, "pattern": STORABLE_TEXT, "format": "tessera-url",
+        }
 
     def convert(self, value):
         text = str(value).strip()
