@@ -35,16 +35,24 @@ PLUGIN_DIST = "tessera-test-plugin"
 
 @pytest.fixture(autouse=True)
 def fresh_caches():
-    """Rolled-back tests reuse revision and version numbers with other bodies: forget what
-    earlier tests compiled under them."""
-    from tessera.definitions.cache import _published
-    from tessera.records.validation import validator_for_version
+    """Rolled-back tests can reuse revision and version numbers with other bodies: forget
+    whatever earlier tests compiled under them (a no-op where caches key on more)."""
 
-    _published.clear()
-    validator_for_version.cache_clear()
+    def clear() -> None:
+        from tessera.definitions import cache
+        from tessera.records import validation
+
+        for compiled in (
+            getattr(cache, "_published", None),
+            getattr(validation, "validator_for_version", None),
+        ):
+            for method in ("clear", "cache_clear"):
+                if callable(getattr(compiled, method, None)):
+                    getattr(compiled, method)()
+
+    clear()
     yield
-    _published.clear()
-    validator_for_version.cache_clear()
+    clear()
 
 
 def canonical(name: str) -> str:

@@ -14,19 +14,25 @@ from typing import Any
 from django.db.models import BooleanField, QuerySet
 from django.db.models.expressions import RawSQL
 
+from tessera.definitions.durations import iso_datetime
 from tessera.definitions.fields.base import SqlType
+from tessera.records import rollups
 from tessera.records.models import Record
 
 from . import stored
 from .context import Clock, SqlContext
-from .durations import iso_datetime
 from .operators import LIST, NUMBER
 from .sql import value_expr
 from .tree import EventLeaf, FieldLeaf, Group, MetricLeaf, Node, Not, SegmentLeaf
 
 OUTER = "records_record"
-_SQL_TYPES = {"text": SqlType.TEXT, "number": SqlType.NUMBER, "boolean": SqlType.BOOLEAN,
-              "date": SqlType.DATE, "datetime": SqlType.DATETIME}
+_SQL_TYPES = {
+    "text": SqlType.TEXT,
+    "number": SqlType.NUMBER,
+    "boolean": SqlType.BOOLEAN,
+    "date": SqlType.DATE,
+    "datetime": SqlType.DATETIME,
+}
 COUNT_SYMBOLS = {"eq": "=", "ne": "<>", "lt": "<", "lte": "<=", "gt": ">", "gte": ">="}
 
 
@@ -39,16 +45,25 @@ class CompiledCondition:
         return queryset.filter(RawSQL(self.sql, self.params, output_field=BooleanField()))
 
 
-def compile_condition(node: Node, object_key: str, *, clock: Clock | None = None,
-                      vendor: str = "") -> CompiledCondition:
-    ctx = SqlContext(clock or Clock(), vendor)
+def compile_condition(
+    node: Node,
+    object_key: str,
+    *,
+    clock: Clock | None = None,
+    vendor: str = "",
+    use_rollups: bool = True,
+) -> CompiledCondition:
+    """``use_rollups=False`` aggregates live even where a rollup is kept (tests, audits)."""
+    ctx = SqlContext(clock or Clock(), vendor, use_rollups=use_rollups)
     sql = _node(node, OUTER, ctx, negated=False)
     return CompiledCondition(sql, ctx.params)
 
 
-def matching(node: Node, object_key: str, *, clock: Clock | None = None) -> QuerySet:
+def matching(
+    node: Node, object_key: str, *, clock: Clock | None = None, use_rollups: bool = True
+) -> QuerySet:
     """The records of ``object_key`` that meet the condition, as one query."""
-    compiled = compile_condition(node, object_key, clock=clock)
+    compiled = compile_condition(node, object_key, clock=clock, use_rollups=use_rollups)
     return compiled.apply(Record.objects.filter(object_key=object_key))
 
 
@@ -91,8 +106,10 @@ def _field(node: FieldLeaf, alias: str, ctx: SqlContext) -> str:
         test = operator.sql(f"{inner}|{field.name}", value, field.kind, ctx)
     else:
         test = operator.sql(_expr(inner, field.name, field.kind, ctx), value, field.kind, ctx)
-    return (f"EXISTS (SELECT 1 FROM records_record {inner} WHERE {inner}.id = {link} "
-            f"AND {inner}.object_key = '{node.via_object}' AND {test})")
+    return (
+        f"EXISTS (SELECT 1 FROM records_record {inner} WHERE {inner}.id = {link} "
+        f"AND {inner}.object_key = '{node.via_object}' AND {test})"
+    )
 
 
 def _expr(alias: str, field: str, kind: str, ctx: SqlContext) -> str:
@@ -108,6 +125,23 @@ def _forward_id(alias: str, field: str, ctx: SqlContext) -> str:
 
 
 def _metric(node: MetricLeaf, alias: str, ctx: SqlContext) -> str:
+    value = node.operator.prepare(node.value, node.kind, ctx.clock)
+    spec = None
+    # windowed rollups are kept for the real now; a clock set elsewhere aggregates live
+    if node.where is None and ctx.use_rollups and (not node.window or ctx.clock.is_real()):
+        field = node.field.name if node.field else None
+        spec = rollups.find(node.target, node.incoming.name, node.aggregate, field, node.window)
+    if spec is not None:
+        # A kept aggregate: one primary-key lookup per record instead of scanning its orders.
+        r = ctx.new_alias()
+        column = "value" if spec.numeric else "text_value"
+        kept = (
+            f"(SELECT {r}.{column} FROM records_rollup {r} "
+            f"WHERE {r}.record_id = {alias}.id AND {r}.name = {ctx.param(spec.name)})"
+        )
+        if node.aggregate in ("count", "sum"):
+            kept = f"COALESCE({kept}, 0)"
+        return node.operator.sql(kept, value, node.kind, ctx)
     inner = ctx.new_alias()
     source = node.incoming.source
     link = value_expr(inner, node.incoming.field, SqlType.NUMBER, ctx.vendor)
@@ -119,7 +153,6 @@ def _metric(node: MetricLeaf, alias: str, ctx: SqlContext) -> str:
     if node.where is not None:
         filters.append(_node(node.where, inner, ctx, negated=False))
     where = " AND ".join(filters)
-    value = node.operator.prepare(node.value, node.kind, ctx.clock)
     if node.aggregate == "count":
         aggregate = "COUNT(*)"
     elif node.aggregate in ("first", "last"):
@@ -151,8 +184,10 @@ def _event(node: EventLeaf, alias: str, ctx: SqlContext) -> str:
     if node.count_op is None:
         return f"EXISTS (SELECT 1 FROM records_event {e} WHERE {where})"
     symbol = COUNT_SYMBOLS[node.count_op]
-    return (f"(SELECT COUNT(*) FROM records_event {e} WHERE {where}) {symbol} "
-            f"{ctx.param(node.count_value, NUMBER)}")
+    return (
+        f"(SELECT COUNT(*) FROM records_event {e} WHERE {where}) {symbol} "
+        f"{ctx.param(node.count_value, NUMBER)}"
+    )
 
 
 def _json(value: Any) -> str:

@@ -11,7 +11,7 @@ from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
-from .durations import iso_datetime, parse_duration
+from tessera.definitions.durations import iso_datetime, parse_duration
 
 
 @dataclass
@@ -19,6 +19,10 @@ class Clock:
     """One ``now`` for a whole evaluation, so relative dates mean the same in SQL and Python."""
 
     now: dt.datetime = field(default_factory=timezone.now)
+
+    def is_real(self) -> bool:
+        """Is this clock (within a minute) the wall clock?"""
+        return abs((timezone.now() - self.now).total_seconds()) < 60
 
     @property
     def today(self) -> dt.date:
@@ -65,6 +69,7 @@ class SqlContext:
     vendor: str = ""
     params: list[Any] = field(default_factory=list)
     aliases: int = 0
+    use_rollups: bool = True
 
     def __post_init__(self) -> None:
         self.vendor = self.vendor or connection.vendor

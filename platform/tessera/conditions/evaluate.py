@@ -25,8 +25,12 @@ from .operators import NUMBER
 from .tree import EventLeaf, FieldLeaf, Group, MetricLeaf, Node, Not, SegmentLeaf
 
 COUNT_TESTS = {
-    "eq": lambda a, b: a == b, "ne": lambda a, b: a != b, "lt": lambda a, b: a < b,
-    "lte": lambda a, b: a <= b, "gt": lambda a, b: a > b, "gte": lambda a, b: a >= b,
+    "eq": lambda a, b: a == b,
+    "ne": lambda a, b: a != b,
+    "lt": lambda a, b: a < b,
+    "lte": lambda a, b: a <= b,
+    "gt": lambda a, b: a > b,
+    "gte": lambda a, b: a >= b,
 }
 
 
@@ -67,8 +71,9 @@ def _related_query(source: str, field_name: str, record_id: int):
     )
 
 
-def evaluate(node: Node, record: Record, *, clock: Clock | None = None,
-             loader: Loader | None = None) -> bool:
+def evaluate(
+    node: Node, record: Record, *, clock: Clock | None = None, loader: Loader | None = None
+) -> bool:
     """Does ``record`` meet the condition?"""
     return _eval(node, record, clock or Clock(), loader or Loader())
 
@@ -119,7 +124,11 @@ def _metric(node: MetricLeaf, record: Record, clock: Clock, loader: Loader) -> b
     if node.aggregate == "count":
         actual: Any = len(rows)
     elif node.aggregate in ("first", "last"):
-        times = [r.data[node.time_field.name] for r in rows if r.data.get(node.time_field.name) is not None]
+        times = [
+            r.data[node.time_field.name]
+            for r in rows
+            if r.data.get(node.time_field.name) is not None
+        ]
         actual = (min if node.aggregate == "first" else max)(times) if times else None
     else:
         values = [r.data[node.field.name] for r in rows if r.data.get(node.field.name) is not None]

@@ -58,7 +58,9 @@ def _build(key: str) -> ObjectInfo | None:
     for name, prop in definition.body.get("properties", {}).items():
         if prop["x-type"] not in field_types:
             continue
-        fields[name] = FieldInfo(name, prop["x-type"], field_types.get(prop["x-type"]).sql_type, prop)
+        fields[name] = FieldInfo(
+            name, prop["x-type"], field_types.get(prop["x-type"]).sql_type, prop
+        )
     info = ObjectInfo(key, definition.version, fields, definition.body.get("x-time-field"))
     for source in published.values():
         for name, prop in source.body.get("properties", {}).items():

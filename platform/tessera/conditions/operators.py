@@ -12,12 +12,19 @@ import datetime as dt
 import numbers
 from typing import Any, ClassVar
 
+from tessera.definitions.durations import is_duration
 from tessera.plugins import Registries
 
 from .context import Clock, SqlContext
-from .durations import is_duration
 
-TEXT, NUMBER, BOOLEAN, DATE, DATETIME, LIST = "text", "number", "boolean", "date", "datetime", "list"
+TEXT, NUMBER, BOOLEAN, DATE, DATETIME, LIST = (
+    "text",
+    "number",
+    "boolean",
+    "date",
+    "datetime",
+    "list",
+)
 SCALARS = frozenset({TEXT, NUMBER, BOOLEAN, DATE, DATETIME})
 ORDERED = frozenset({NUMBER, DATE, DATETIME})
 
@@ -62,7 +69,11 @@ class Operator:
 
     def value_problem(self, value: Any, kind: str) -> str | None:
         """Why ``value`` cannot be used with this operator on a ``kind`` field, or None."""
-        return None if scalar_ok(value, kind) else f"{self.type} on a {kind} field needs a {kind} value"
+        return (
+            None
+            if scalar_ok(value, kind)
+            else f"{self.type} on a {kind} field needs a {kind} value"
+        )
 
     def prepare(self, value: Any, kind: str, clock: Clock) -> Any:
         """Turn the authored value into what is compared (relative dates resolved)."""
@@ -151,7 +162,9 @@ class Between(Operator):
     label = {"en": "between", "zh": "介于"}
 
     def value_problem(self, value, kind):
-        if not (isinstance(value, list) and len(value) == 2 and all(scalar_ok(v, kind) for v in value)):
+        if not (
+            isinstance(value, list) and len(value) == 2 and all(scalar_ok(v, kind) for v in value)
+        ):
             return f"between takes [low, high] of {kind} values"
         return None
 
@@ -171,7 +184,11 @@ class In(Operator):
     negate: ClassVar[bool] = False
 
     def value_problem(self, value, kind):
-        if not (isinstance(value, list) and 0 < len(value) <= 1000 and all(scalar_ok(v, kind) for v in value)):
+        if not (
+            isinstance(value, list)
+            and 0 < len(value) <= 1000
+            and all(scalar_ok(v, kind) for v in value)
+        ):
             return f"{self.type} takes a list of 1 to 1000 {kind} values"
         return None
 
@@ -205,8 +222,11 @@ class Contains(TextOperator):
 
     def value_problem(self, value, kind):
         if kind == LIST:
-            return None if isinstance(value, (str, int)) and not isinstance(value, bool) else (
-                "contains on a list takes one text or integer element")
+            return (
+                None
+                if isinstance(value, (str, int)) and not isinstance(value, bool)
+                else ("contains on a list takes one text or integer element")
+            )
         return super().value_problem(value, kind)
 
     def sql(self, expr, value, kind, ctx):
@@ -288,13 +308,13 @@ class Within(Operator):
 
     def value_problem(self, value, kind):
         if isinstance(value, dict) and len(value) == 1:
-            (direction, duration), = value.items()
+            ((direction, duration),) = value.items()
             if direction in ("last", "next") and is_duration(duration):
                 return None
         return 'within takes {"last": "P30D"} or {"next": "P7D"}'
 
     def prepare(self, value, kind, clock):
-        (direction, duration), = value.items()
+        ((direction, duration),) = value.items()
         if direction == "last":
             return [clock.date_value({"ago": duration}, kind), clock.date_value("now", kind)]
         return [clock.date_value("now", kind), clock.date_value({"from_now": duration}, kind)]
@@ -351,8 +371,10 @@ class HasAny(Operator):
     label = {"en": "has any of", "zh": "包含任一"}
 
     def value_problem(self, value, kind):
-        ok = isinstance(value, list) and 0 < len(value) <= 100 and all(
-            isinstance(v, (str, int)) and not isinstance(v, bool) for v in value
+        ok = (
+            isinstance(value, list)
+            and 0 < len(value) <= 100
+            and all(isinstance(v, (str, int)) and not isinstance(v, bool) for v in value)
         )
         return None if ok else f"{self.type} takes a list of 1 to 100 texts or integers"
 
@@ -399,9 +421,26 @@ def _text(value: Any) -> str:
 
 
 BUILTIN_OPERATORS = [
-    Eq(), Ne(), Lt(), Lte(), Gt(), Gte(), Before(), After(), Between(), In(), NotIn(),
-    Contains(), StartsWith(), EndsWith(), IsEmpty(), IsSet(), Within(), AnniversaryWithin(),
-    HasAny(), HasAll(),
+    Eq(),
+    Ne(),
+    Lt(),
+    Lte(),
+    Gt(),
+    Gte(),
+    Before(),
+    After(),
+    Between(),
+    In(),
+    NotIn(),
+    Contains(),
+    StartsWith(),
+    EndsWith(),
+    IsEmpty(),
+    IsSet(),
+    Within(),
+    AnniversaryWithin(),
+    HasAny(),
+    HasAll(),
 ]
 
 

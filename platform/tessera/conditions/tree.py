@@ -10,11 +10,11 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from tessera.definitions.durations import is_duration
 from tessera.definitions.errors import FieldError, ValidationFailed, json_path
 from tessera.definitions.meta import meta_errors
 from tessera.plugins import UnknownType, operators
 
-from .durations import is_duration
 from . import stored
 from .objects import FieldInfo, Incoming, ObjectInfo, object_info
 from .operators import DATE, DATETIME, NUMBER, Operator
@@ -59,6 +59,7 @@ class MetricLeaf(Node):
     operator: Operator
     value: Any
     kind: str
+    target: str = ""  # the object whose records are being selected
 
 
 @dataclass
@@ -102,7 +103,9 @@ class Parser:
                 self.error(path, "invalid", f'write {{"{op}": [conditions…]}}')
                 return None
             children = [self.parse(item, [*path, op, i], depth + 1) for i, item in enumerate(items)]
-            return Group(op, [c for c in children if c is not None]) if None not in children else None
+            return (
+                Group(op, [c for c in children if c is not None]) if None not in children else None
+            )
         if "not" in tree:
             if set(tree) != {"not"}:
                 self.error(path, "invalid", 'write {"not": condition}')
@@ -117,7 +120,9 @@ class Parser:
             return self.event_leaf(tree, path)
         if "segment" in tree:
             return self.segment_leaf(tree, path)
-        self.error(path, "invalid", "a condition has all, any, not, field, metric, event or segment")
+        self.error(
+            path, "invalid", "a condition has all, any, not, field, metric, event or segment"
+        )
         return None
 
     def operator(self, tree: dict, path: list, kind: str, value: Any) -> Operator | None:
@@ -131,9 +136,12 @@ class Parser:
             self.error([*path, "op"], "required", "an operator is required")
             return None
         if kind not in operator.kinds:
-            self.error([*path, "op"], "wrong_type",
-                       f"{name} does not apply to a {kind} field; it applies to "
-                       f"{', '.join(sorted(operator.kinds))}")
+            self.error(
+                [*path, "op"],
+                "wrong_type",
+                f"{name} does not apply to a {kind} field; it applies to "
+                f"{', '.join(sorted(operator.kinds))}",
+            )
             return None
         problem = operator.value_problem(value, kind)
         if problem:
@@ -143,7 +151,9 @@ class Parser:
 
     def field_leaf(self, tree: dict, path: list) -> Node | None:
         if set(tree) - {"field", "op", "value"}:
-            self.error(path, "invalid", f"unexpected keys: {sorted(set(tree) - {'field', 'op', 'value'})}")
+            self.error(
+                path, "invalid", f"unexpected keys: {sorted(set(tree) - {'field', 'op', 'value'})}"
+            )
             return None
         name = tree["field"]
         if not isinstance(name, str):
@@ -157,14 +167,20 @@ class Parser:
         via, via_object = None, None
         if rest:
             if field.x_type != "relation":
-                self.error([*path, "field"], "unknown_field",
-                           f"{head!r} is not a relation, so {name!r} leads nowhere")
+                self.error(
+                    [*path, "field"],
+                    "unknown_field",
+                    f"{head!r} is not a relation, so {name!r} leads nowhere",
+                )
                 return None
             target = object_info(field.prop["x-relation"]["object"])
             inner = target.fields.get(rest) if target else None
             if inner is None:
-                self.error([*path, "field"], "unknown_field",
-                           f"{field.prop['x-relation']['object']} has no field {rest!r}")
+                self.error(
+                    [*path, "field"],
+                    "unknown_field",
+                    f"{field.prop['x-relation']['object']} has no field {rest!r}",
+                )
                 return None
             via, via_object, field = field, target.key, inner
         value = tree.get("value")
@@ -174,8 +190,11 @@ class Parser:
     def metric_leaf(self, tree: dict, path: list, depth: int) -> Node | None:
         metric = tree["metric"]
         if not isinstance(metric, str) or metric.count(".") not in (1, 2):
-            self.error([*path, "metric"], "type" if not isinstance(metric, str) else "invalid",
-                       "a metric is '<related>.<aggregate>' or '<related>.<aggregate>.<field>'")
+            self.error(
+                [*path, "metric"],
+                "type" if not isinstance(metric, str) else "invalid",
+                "a metric is '<related>.<aggregate>' or '<related>.<aggregate>.<field>'",
+            )
             return None
         extra = set(tree) - {"metric", "window", "where", "op", "value"}
         if extra:
@@ -186,12 +205,18 @@ class Parser:
         incoming = self.info.incoming.get(relation)
         if incoming is None:
             known = ", ".join(sorted(self.info.incoming)) or "none"
-            self.error([*path, "metric"], "unknown_relation",
-                       f"{self.info.key} has no related records called {relation!r} (known: {known})")
+            self.error(
+                [*path, "metric"],
+                "unknown_relation",
+                f"{self.info.key} has no related records called {relation!r} (known: {known})",
+            )
             return None
         if aggregate not in AGGREGATES:
-            self.error([*path, "metric"], "unknown_aggregate",
-                       f"{aggregate!r} is not one of {', '.join(sorted(AGGREGATES))}")
+            self.error(
+                [*path, "metric"],
+                "unknown_aggregate",
+                f"{aggregate!r} is not one of {', '.join(sorted(AGGREGATES))}",
+            )
             return None
         source = object_info(incoming.source)
         field = None
@@ -199,9 +224,12 @@ class Parser:
             field = source.fields.get(field_name or "")
             allowed = {NUMBER} if aggregate in ("sum", "avg") else {NUMBER, DATE, DATETIME}
             if field is None or field.kind not in allowed:
-                self.error([*path, "metric"], "unknown_field",
-                           f"{aggregate} needs a {' or '.join(sorted(allowed))} field of "
-                           f"{source.key}: '{relation}.{aggregate}.<field>'")
+                self.error(
+                    [*path, "metric"],
+                    "unknown_field",
+                    f"{aggregate} needs a {' or '.join(sorted(allowed))} field of "
+                    f"{source.key}: '{relation}.{aggregate}.<field>'",
+                )
                 return None
         elif field_name:
             self.error([*path, "metric"], "invalid", f"{aggregate} takes no field")
@@ -209,15 +237,20 @@ class Parser:
         time_field = source.fields.get(source.time_field) if source.time_field else None
         window = tree.get("window")
         if (window is not None or aggregate in ("first", "last")) and time_field is None:
-            self.error([*path, "window" if window else "metric"], "no_time_field",
-                       f"{source.key} has no x-time-field, so it cannot be placed in time")
+            self.error(
+                [*path, "window" if window else "metric"],
+                "no_time_field",
+                f"{source.key} has no x-time-field, so it cannot be placed in time",
+            )
             return None
         if window is not None and not is_duration(window):
             self.error([*path, "window"], "invalid", f"{window!r} is not a duration such as P90D")
             return None
         where = None
         if "where" in tree:
-            where = Parser(source, self.segments).parse_into(tree["where"], [*path, "where"], depth + 1, self)
+            where = Parser(source, self.segments).parse_into(
+                tree["where"], [*path, "where"], depth + 1, self
+            )
             if where is None:
                 return None
         if aggregate == "count":
@@ -230,7 +263,18 @@ class Parser:
         operator = self.operator(tree, path, kind, value)
         if operator is None:
             return None
-        return MetricLeaf(incoming, aggregate, field, time_field, window, where, operator, value, kind)
+        return MetricLeaf(
+            incoming,
+            aggregate,
+            field,
+            time_field,
+            window,
+            where,
+            operator,
+            value,
+            kind,
+            self.info.key,
+        )
 
     def parse_into(self, tree: Any, path: list, depth: int, outer: Parser) -> Node | None:
         node = self.parse(tree, path, depth)
@@ -244,7 +288,9 @@ class Parser:
             return None
         name = tree["event"]
         if not isinstance(name, str) or not name or len(name) > 100:
-            self.error([*path, "event"], "invalid", "an event type is a text of 1 to 100 characters")
+            self.error(
+                [*path, "event"], "invalid", "an event type is a text of 1 to 100 characters"
+            )
             return None
         within = tree.get("within")
         if within is not None and not is_duration(within):
@@ -256,19 +302,33 @@ class Parser:
             return None
         for key, value in where.items():
             if not re.fullmatch(r"[A-Za-z0-9_]{1,64}", key):
-                self.error([*path, "where", key], "invalid", "payload keys are letters, digits and _")
+                self.error(
+                    [*path, "where", key], "invalid", "payload keys are letters, digits and _"
+                )
                 return None
-            if not (isinstance(value, str) or (isinstance(value, int) and not isinstance(value, bool))):
-                self.error([*path, "where", key], "invalid_value", "payload values are texts or integers")
+            if not (
+                isinstance(value, str) or (isinstance(value, int) and not isinstance(value, bool))
+            ):
+                self.error(
+                    [*path, "where", key], "invalid_value", "payload values are texts or integers"
+                )
                 return None
         count = tree.get("count")
         count_op, count_value = None, 1
         if count is not None:
-            ok = isinstance(count, dict) and count.get("op") in COUNT_OPS and isinstance(
-                count.get("value"), int) and not isinstance(count.get("value"), bool) and count["value"] >= 0
+            ok = (
+                isinstance(count, dict)
+                and count.get("op") in COUNT_OPS
+                and isinstance(count.get("value"), int)
+                and not isinstance(count.get("value"), bool)
+                and count["value"] >= 0
+            )
             if not ok:
-                self.error([*path, "count"], "invalid",
-                           f"count is {{\"op\": one of {sorted(COUNT_OPS)}, \"value\": a whole number}}")
+                self.error(
+                    [*path, "count"],
+                    "invalid",
+                    f'count is {{"op": one of {sorted(COUNT_OPS)}, "value": a whole number}}',
+                )
                 return None
             count_op, count_value = count["op"], count["value"]
         return EventLeaf(name, within, where, count_op, count_value)
@@ -282,15 +342,20 @@ class Parser:
             return None
         if key in self.segments:
             chain = " → ".join([*self.segments, key])
-            self.error([*path, "segment"], "cycle", f"segments refer to each other in a cycle: {chain}")
+            self.error(
+                [*path, "segment"], "cycle", f"segments refer to each other in a cycle: {chain}"
+            )
             return None
         definition = published("segment", key) if isinstance(key, str) else None
         if definition is None:
             self.error([*path, "segment"], "unknown_segment", f"{key!r} is not a published segment")
             return None
         if definition.body["object"] != self.info.key:
-            self.error([*path, "segment"], "wrong_object",
-                       f"segment {key!r} is about {definition.body['object']}, not {self.info.key}")
+            self.error(
+                [*path, "segment"],
+                "wrong_object",
+                f"segment {key!r} is about {definition.body['object']}, not {self.info.key}",
+            )
             return None
         if definition.body.get("mode") == "static" and stored.reader() is not None:
             return SegmentLeaf(key, None, stored=True)  # the snapshot, not the condition
@@ -302,20 +367,36 @@ class Parser:
         return SegmentLeaf(key, node)
 
 
-def parse(tree: Any, object_key: str, *, path: list[str | int] | None = None,
-          segments: tuple[str, ...] = ()) -> Node:
+def parse(
+    tree: Any,
+    object_key: str,
+    *,
+    path: list[str | int] | None = None,
+    segments: tuple[str, ...] = (),
+) -> Node:
     """Check ``tree`` against ``object_key`` and return its nodes, or raise ValidationFailed."""
     path = path or []
     info = object_info(object_key)
     if info is None:
-        raise ValidationFailed([FieldError(json_path([*path]) if path else "$", "unknown_object",
-                                           f"{object_key!r} is not a published object")])
+        raise ValidationFailed(
+            [
+                FieldError(
+                    json_path([*path]) if path else "$",
+                    "unknown_object",
+                    f"{object_key!r} is not a published object",
+                )
+            ]
+        )
     shape = meta_errors("condition", tree) if _small(tree) else []
     parser = Parser(info, segments)
     node = parser.parse(tree, path)
     if parser.errors or node is None:
-        errors = parser.errors or [FieldError(e.path.replace("$", json_path(path), 1), e.code, e.message) for e in shape]
-        raise ValidationFailed(errors or [FieldError(json_path(path), "invalid", "not a condition")])
+        errors = parser.errors or [
+            FieldError(e.path.replace("$", json_path(path), 1), e.code, e.message) for e in shape
+        ]
+        raise ValidationFailed(
+            errors or [FieldError(json_path(path), "invalid", "not a condition")]
+        )
     return node
 
 

@@ -19,12 +19,12 @@ class RevisionCache:
     """Values computed from published definitions, valid for one revision."""
 
     def __init__(self) -> None:
-        self._revision: int | None = None
+        self._revision: tuple[int, str] | None = None
         self._values: dict[Any, Any] = {}
         self._lock = threading.Lock()
 
     def get(self, key: Any, compute: Callable[[], T]) -> T:
-        revision = DefinitionsRevision.current()
+        revision = DefinitionsRevision.cache_key()
         with self._lock:
             if revision != self._revision:
                 self._values.clear()

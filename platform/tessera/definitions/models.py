@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
@@ -92,6 +94,9 @@ class DefinitionsRevision(models.Model):
 
     id = models.PositiveSmallIntegerField(primary_key=True, default=1)
     revision = models.PositiveBigIntegerField(default=0)
+    # A fresh random token per bump: a rolled-back publish returns the counter to a number
+    # the next publish will reuse, but never to a token, so caches key on the token.
+    token = models.CharField(max_length=32, default="initial")
     changed_at = models.DateTimeField(auto_now=True)
 
     @classmethod
@@ -100,8 +105,14 @@ class DefinitionsRevision(models.Model):
         return value or 0
 
     @classmethod
+    def cache_key(cls) -> tuple[int, str]:
+        """What every compiled cache is keyed on: (revision, token), one indexed read."""
+        row = cls.objects.filter(pk=1).values_list("revision", "token").first()
+        return row or (0, "initial")
+
+    @classmethod
     def bump(cls) -> int:
         obj, _ = cls.objects.get_or_create(pk=1)
-        cls.objects.filter(pk=1).update(revision=F("revision") + 1)
+        cls.objects.filter(pk=1).update(revision=F("revision") + 1, token=uuid.uuid4().hex)
         obj.refresh_from_db()
         return obj.revision

@@ -15,3 +15,10 @@ class RecordsConfig(AppConfig):
 
         if "object" not in kinds:
             kinds.register(OBJECT_KIND)
+
+        from tessera.timers.tasks import tick_steps
+
+        from .rollups import sweep_expired
+
+        if sweep_expired not in tick_steps:
+            tick_steps.append(sweep_expired)

@@ -82,3 +82,31 @@ class RecordChange(models.Model):
 
     def __str__(self) -> str:
         return f"{self.action} {self.object_key}#{self.record_id} v{self.version}"
+
+
+class Rollup(models.Model):
+    """A precomputed aggregate of one record's related records (a customer's 90-day orders).
+
+    Declared on the relation field (``x-relation.rollups``), recomputed for the affected
+    parent in the same transaction as every write to a related record, and, for windowed
+    aggregates, again when the oldest record inside the window leaves it (``expires_at``,
+    swept by the tick). Conditions read it instead of aggregating live.
+    """
+
+    record = models.ForeignKey(Record, on_delete=models.CASCADE, related_name="rollups")
+    name = models.CharField(max_length=200, help_text="canonical metric, e.g. orders.count@P90D")
+    value = models.DecimalField(max_digits=24, decimal_places=6, null=True)
+    text_value = models.CharField(max_length=40, null=True, help_text="first/last dates")
+    expires_at = models.DateTimeField(null=True)
+    computed_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["record", "name"], name="rollup_record_name")]
+        indexes = [
+            models.Index(fields=["name", "value"], name="rollup_name_value"),
+            models.Index(fields=["expires_at"], name="rollup_expires",
+                         condition=models.Q(expires_at__isnull=False)),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} of {self.record_id}: {self.value if self.value is not None else self.text_value}"

@@ -23,6 +23,7 @@ from tessera.definitions.object_schema import compile_object_schema, object_body
 from tessera.definitions.service import PublishRefused
 from tessera.plugins import field_types
 
+from . import rollups
 from .history import field_changes
 from .indexes import existing_index_names, sync_indexes, unique_clashes, wanted_indexes
 from .models import Record, RecordChange
@@ -38,7 +39,13 @@ def check(body: dict[str, Any], key: str) -> list[FieldError]:
             "key", flat=True
         )
     ) | {key}
-    return object_body_errors(body, objects)
+    errors = object_body_errors(body, objects)
+    if not errors:
+        errors = [
+            FieldError(json_path(path), code, message)
+            for path, code, message in rollups.spec_problems(body)
+        ]
+    return errors
 
 
 def migration_errors(migration: Any, old: dict[str, Any], new: dict[str, Any]) -> list[FieldError]:
@@ -255,6 +262,7 @@ def before_publish(previous: Definition | None, pending: Definition, migration) 
             )
     refuse_unique_clashes(object_key, pending.version, new_body)
     sync_indexes(object_key, new_body)
+    rollups.rebuild(object_key, new_body)
 
 
 def unique_clash_report(object_key: str, body: dict[str, Any]) -> dict[str, Any]:

@@ -17,7 +17,7 @@ from tessera.definitions.errors import FieldError, ValidationFailed, json_path
 from tessera.definitions.fields.base import SqlType
 from tessera.plugins import field_types
 
-from . import observers
+from . import observers, rollups
 from .history import record_change
 from .indexes import field_expression
 from .models import Event, Record
@@ -145,6 +145,7 @@ def create(object_key: str, data: Any, *, actor=None, comment: str = "") -> Reco
     )
     _save(record)
     record_change(record, "create", {}, data, actor=actor, comment=comment)
+    rollups.after_write(object_key, {}, data)
     observers.records_changed(object_key, [observers.Write(record.pk, "create", {}, data)])
     return record
 
@@ -181,6 +182,7 @@ def update(
         raise VersionConflict(record_id, version, version + 1)
     record.refresh_from_db()
     record_change(record, "update", old, merged, actor=actor, comment=comment)
+    rollups.after_write(object_key, old, merged)
     observers.records_changed(object_key, [observers.Write(record.pk, "update", old, merged)])
     return record
 
@@ -199,6 +201,7 @@ def delete(object_key: str, record_id: int, *, version: int, actor=None) -> None
     record_change(record, "delete", record.data, {}, actor=actor)
     observers.records_changed(object_key, [observers.Write(record.pk, "delete", record.data, {})])
     record.delete()
+    rollups.after_write(object_key, record.data, {})
 
 
 def _referrers(object_key: str, record_id: int) -> list[tuple[str, str, int]]:

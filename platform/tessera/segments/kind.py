@@ -14,7 +14,7 @@ from typing import Any
 from django.db import transaction
 
 from tessera.definitions.cache import published
-from tessera.conditions.durations import parse_duration
+from tessera.definitions.durations import parse_duration
 from tessera.definitions.errors import FieldError, ValidationFailed
 from tessera.definitions.kinds import KindHandler
 from tessera.definitions.models import Definition

@@ -160,7 +160,7 @@ def _source(object_key: str, body: dict[str, Any], dimension: str) -> MetricLeaf
 def _threshold_errors(dimension: str, kind: str, thresholds: list[Any]) -> list[FieldError]:
     path = f"$.{dimension}.thresholds"
     if kind in (DATE, DATETIME):
-        from tessera.conditions.durations import parse_duration
+        from tessera.definitions.durations import parse_duration
 
         try:
             deltas = [parse_duration(t) for t in thresholds]

@@ -17,7 +17,7 @@ from django.db import transaction
 from jsonschema import Draft202012Validator, FormatChecker
 
 from tessera.definitions.cache import published
-from tessera.conditions.durations import is_duration
+from tessera.definitions.durations import is_duration
 from tessera.definitions.errors import FieldError, ValidationFailed, json_path
 from tessera.definitions.formats import formats_for
 from tessera.definitions.models import DefinitionsRevision

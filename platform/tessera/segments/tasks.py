@@ -24,7 +24,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from tessera.conditions.durations import parse_duration
+from tessera.definitions.durations import parse_duration
 
 from . import freshness, lifecycle, membership, rfm, writes
 from .models import ScoringSettings, SegmentState

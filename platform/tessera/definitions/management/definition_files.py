@@ -261,6 +261,6 @@ def render_report(report: dict[str, Any]) -> str:
         lines.append(f"  {report['cleared']} value(s) would be cleared")
     suggestions = report.get("suggestions") or []
     if suggestions:
-        lines.append("what you can do (a migration file for --migration):")
+        lines.append("what you can do:")
         lines += [f"  - {s}" for s in suggestions]
     return "\n".join(lines)
