@@ -36,28 +36,53 @@ def maybe(strategy):
     return st.one_of(st.none(), strategy)
 
 
-customers = st.fixed_dictionaries({
-    "name": st.sampled_from(["Ann", "Bo", "Cy Hang", "Di"]),
-    "city": maybe(st.sampled_from(CITIES)),
-    "level": maybe(st.sampled_from(LEVELS)),
-    "points": maybe(st.integers(0, 5)),
-    "total_spent": maybe(st.sampled_from(MONEY)),
-    "vip": maybe(st.booleans()),
-    "birthday": maybe(st.sampled_from(DATES)),
-    "tags": maybe(st.lists(st.sampled_from(TAGS), unique=True, max_size=3)),
-})
+customers = st.fixed_dictionaries(
+    {
+        "name": st.sampled_from(["Ann", "Bo", "Cy Hang", "Di"]),
+        "city": maybe(st.sampled_from(CITIES)),
+        "level": maybe(st.sampled_from(LEVELS)),
+        "points": maybe(st.integers(0, 5)),
+        "total_spent": maybe(st.sampled_from(MONEY)),
+        "vip": maybe(st.booleans()),
+        "birthday": maybe(st.sampled_from(DATES)),
+        "tags": maybe(st.lists(st.sampled_from(TAGS), unique=True, max_size=3)),
+    }
+)
 orders = st.tuples(
     st.integers(0, 5), st.sampled_from(MONEY), st.sampled_from(CATEGORIES), st.integers(0, 200)
 )
 events = st.tuples(
-    st.integers(0, 5), st.sampled_from(EVENTS), st.integers(0, 40),
+    st.integers(0, 5),
+    st.sampled_from(EVENTS),
+    st.integers(0, 40),
     st.dictionaries(st.just("sku"), st.sampled_from(SKUS), max_size=1),
 )
 
-TEXT_OPS = ["eq", "ne", "in", "not_in", "contains", "starts_with", "ends_with", "is_empty", "is_set"]
+TEXT_OPS = [
+    "eq",
+    "ne",
+    "in",
+    "not_in",
+    "contains",
+    "starts_with",
+    "ends_with",
+    "is_empty",
+    "is_set",
+]
 NUM_OPS = ["eq", "ne", "lt", "lte", "gt", "gte", "between", "in", "not_in", "is_empty", "is_set"]
-DATE_OPS = ["eq", "ne", "before", "after", "lt", "gte", "between", "within",
-            "anniversary_within", "is_empty", "is_set"]
+DATE_OPS = [
+    "eq",
+    "ne",
+    "before",
+    "after",
+    "lt",
+    "gte",
+    "between",
+    "within",
+    "anniversary_within",
+    "is_empty",
+    "is_set",
+]
 
 
 def text_leaf(field, pool):
@@ -100,19 +125,35 @@ def date_leaf(field):
             return {"field": field, "op": op, "value": {"next": dur}}
         return {"field": field, "op": op, "value": rel if op in ("lt", "gte") else a}
 
-    return st.builds(build, st.sampled_from(DATE_OPS), st.sampled_from(DATES),
-                     st.sampled_from(DATES), relative, durations)
+    return st.builds(
+        build,
+        st.sampled_from(DATE_OPS),
+        st.sampled_from(DATES),
+        st.sampled_from(DATES),
+        relative,
+        durations,
+    )
 
 
 list_leaf = st.builds(
-    lambda op, values: {"field": "tags", "op": op, **({"value": values} if op in ("has_any", "has_all")
-                         else {"value": values[0]} if op == "contains" else {})},
+    lambda op, values: {
+        "field": "tags",
+        "op": op,
+        **(
+            {"value": values}
+            if op in ("has_any", "has_all")
+            else {"value": values[0]}
+            if op == "contains"
+            else {}
+        ),
+    },
     st.sampled_from(["has_any", "has_all", "contains", "is_empty", "is_set"]),
     st.lists(st.sampled_from(TAGS), min_size=1, max_size=2, unique=True),
 )
 bool_leaf = st.builds(
     lambda op, v: {"field": "vip", "op": op, **({"value": v} if op in ("eq", "ne") else {})},
-    st.sampled_from(["eq", "ne", "is_empty", "is_set"]), st.booleans(),
+    st.sampled_from(["eq", "ne", "is_empty", "is_set"]),
+    st.booleans(),
 )
 
 order_where = st.one_of(
@@ -132,13 +173,20 @@ def metric_leaf():
 
     numeric = st.builds(
         build,
-        st.sampled_from(["orders.count", "orders.sum.total", "orders.avg.total", "orders.max.total"]),
-        st.sampled_from([None, "P30D", "P90D"]), maybe(order_where),
-        st.sampled_from(["gte", "lt", "eq"]), st.sampled_from([0, 1, 2, 10, 99.5, 250]),
+        st.sampled_from(
+            ["orders.count", "orders.sum.total", "orders.avg.total", "orders.max.total"]
+        ),
+        st.sampled_from([None, "P30D", "P90D"]),
+        maybe(order_where),
+        st.sampled_from(["gte", "lt", "eq"]),
+        st.sampled_from([0, 1, 2, 10, 99.5, 250]),
     )
     dated = st.builds(
-        build, st.sampled_from(["orders.last", "orders.first"]),
-        st.sampled_from([None, "P90D"]), st.none(), st.sampled_from(["within", "before"]),
+        build,
+        st.sampled_from(["orders.last", "orders.first"]),
+        st.sampled_from([None, "P90D"]),
+        st.none(),
+        st.sampled_from(["within", "before"]),
         st.none(),
     ).map(lambda t: {**t, "value": {"last": "P30D"} if t["op"] == "within" else {"ago": "P60D"}})
     return st.one_of(numeric, dated)
@@ -146,20 +194,38 @@ def metric_leaf():
 
 event_leaf = st.builds(
     lambda name, within, where, count: {
-        "event": name, **({"within": within} if within else {}), **({"where": where} if where else {}),
-        **({"count": count} if count else {})},
-    st.sampled_from(EVENTS), st.sampled_from([None, "P7D", "P30D"]),
+        "event": name,
+        **({"within": within} if within else {}),
+        **({"where": where} if where else {}),
+        **({"count": count} if count else {}),
+    },
+    st.sampled_from(EVENTS),
+    st.sampled_from([None, "P7D", "P30D"]),
     st.dictionaries(st.just("sku"), st.sampled_from(SKUS), max_size=1),
-    maybe(st.builds(lambda op, v: {"op": op, "value": v}, st.sampled_from(["gte", "eq", "lt"]),
-                    st.integers(0, 2))),
+    maybe(
+        st.builds(
+            lambda op, v: {"op": op, "value": v},
+            st.sampled_from(["gte", "eq", "lt"]),
+            st.integers(0, 2),
+        )
+    ),
 )
 
 leaves = st.one_of(
-    text_leaf("city", CITIES[:3] + ["Hang"]), text_leaf("name", ["Ann", "Cy", "Hang"]),
-    st.builds(lambda op, v: {"field": "level", "op": op, "value": v}, st.sampled_from(["eq", "ne"]),
-              st.sampled_from(LEVELS)),
-    number_leaf("points", [0, 1, 3, 5]), number_leaf("total_spent", MONEY), bool_leaf,
-    date_leaf("birthday"), list_leaf, metric_leaf(), event_leaf,
+    text_leaf("city", [*CITIES[:3], "Hang"]),
+    text_leaf("name", ["Ann", "Cy", "Hang"]),
+    st.builds(
+        lambda op, v: {"field": "level", "op": op, "value": v},
+        st.sampled_from(["eq", "ne"]),
+        st.sampled_from(LEVELS),
+    ),
+    number_leaf("points", [0, 1, 3, 5]),
+    number_leaf("total_spent", MONEY),
+    bool_leaf,
+    date_leaf("birthday"),
+    list_leaf,
+    metric_leaf(),
+    event_leaf,
 )
 trees = st.recursive(
     leaves,
@@ -176,25 +242,42 @@ def store(people, order_rows, event_rows):
     Event.objects.all().delete()
     Record.objects.all().delete()
     made = Record.objects.bulk_create(
-        Record(object_key="customer", schema_version=1,
-               data={k: v for k, v in person.items() if v is not None})
+        Record(
+            object_key="customer",
+            schema_version=1,
+            data={k: v for k, v in person.items() if v is not None},
+        )
         for person in people
     )
     Record.objects.bulk_create(
-        Record(object_key="order", schema_version=1, data={
-            "customer": made[who % len(made)].pk, "total": total, "category": category,
-            "placed_at": (NOW - dt.timedelta(days=days)).strftime("%Y-%m-%dT%H:%M:%S.%fZ")})
+        Record(
+            object_key="order",
+            schema_version=1,
+            data={
+                "customer": made[who % len(made)].pk,
+                "total": total,
+                "category": category,
+                "placed_at": (NOW - dt.timedelta(days=days)).strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+            },
+        )
         for who, total, category, days in order_rows
     )
     Event.objects.bulk_create(
-        Event(subject=made[who % len(made)], type=name, payload=payload,
-              occurred_at=NOW - dt.timedelta(days=days))
+        Event(
+            subject=made[who % len(made)],
+            type=name,
+            payload=payload,
+            occurred_at=NOW - dt.timedelta(days=days),
+        )
         for who, name, days, payload in event_rows
     )
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
-                                                                 HealthCheck.too_slow])
+@settings(
+    max_examples=60,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 @given(
     people=st.lists(customers, min_size=1, max_size=6),
     order_rows=st.lists(orders, max_size=10),

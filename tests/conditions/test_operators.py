@@ -13,10 +13,25 @@ from tessera.records.models import Record
 pytestmark = pytest.mark.django_db
 
 PEOPLE = {
-    "ann": {"name": "Ann", "city": "Hangzhou", "points": 5, "total_spent": 120.5, "vip": True,
-            "birthday": "1990-06-18", "tags": ["beauty", "vip"], "email": "ann@example.com"},
-    "bo": {"name": "Bo", "city": "Beijing", "points": 0, "total_spent": 0, "vip": False,
-           "birthday": "1985-12-31", "tags": []},
+    "ann": {
+        "name": "Ann",
+        "city": "Hangzhou",
+        "points": 5,
+        "total_spent": 120.5,
+        "vip": True,
+        "birthday": "1990-06-18",
+        "tags": ["beauty", "vip"],
+        "email": "ann@example.com",
+    },
+    "bo": {
+        "name": "Bo",
+        "city": "Beijing",
+        "points": 0,
+        "total_spent": 0,
+        "vip": False,
+        "birthday": "1985-12-31",
+        "tags": [],
+    },
     "cy": {"name": "Cy", "city": "", "points": 12, "birthday": "2000-06-14", "tags": ["toys"]},
     "di": {"name": "Di Hangzhou", "total_spent": 99.99},
 }
@@ -78,7 +93,10 @@ CASES = [
     ({"field": "birthday", "op": "lt", "value": {"ago": "P36Y"}}, {"bo"}),
     ({"field": "birthday", "op": "within", "value": {"last": "P40Y"}}, {"ann", "cy"}),
     ({"field": "birthday", "op": "anniversary_within", "value": {"next": "P7D"}}, {"ann"}),
-    ({"field": "birthday", "op": "anniversary_within", "value": {"next": "P1Y"}}, {"ann", "bo", "cy"}),
+    (
+        {"field": "birthday", "op": "anniversary_within", "value": {"next": "P1Y"}},
+        {"ann", "bo", "cy"},
+    ),
     ({"field": "birthday", "op": "is_empty"}, {"di"}),
     # list
     ({"field": "tags", "op": "has_any", "value": ["vip", "toys"]}, {"ann", "cy"}),
@@ -90,23 +108,41 @@ CASES = [
 ]
 
 
-@pytest.mark.parametrize(("tree", "expected"), CASES, ids=[f"{c[0]['field']}-{c[0]['op']}-{i}" for i, c in enumerate(CASES)])
+@pytest.mark.parametrize(
+    ("tree", "expected"),
+    CASES,
+    ids=[f"{c[0]['field']}-{c[0]['op']}-{i}" for i, c in enumerate(CASES)],
+)
 def test_operator(people, clock, tree, expected):
     assert select(tree, clock) == expected
 
 
 def test_nested_groups(people, clock):
-    tree = {"any": [
-        {"all": [{"field": "points", "op": "gte", "value": 1},
-                 {"not": {"field": "city", "op": "eq", "value": "Hangzhou"}}]},
-        {"not": {"any": [{"field": "tags", "op": "is_set"}, {"field": "city", "op": "is_set"}]}},
-    ]}
+    tree = {
+        "any": [
+            {
+                "all": [
+                    {"field": "points", "op": "gte", "value": 1},
+                    {"not": {"field": "city", "op": "eq", "value": "Hangzhou"}},
+                ]
+            },
+            {
+                "not": {
+                    "any": [{"field": "tags", "op": "is_set"}, {"field": "city", "op": "is_set"}]
+                }
+            },
+        ]
+    }
     assert select(tree, clock) == {"cy", "di"}
 
 
 def test_not_keeps_missing_values_out_of_both_faces(people, clock):
     # "not (points > 5)": Di has no points; SQL's NULL must not drop or keep her differently
-    assert select({"not": {"field": "points", "op": "gt", "value": 5}}, clock) == {"ann", "bo", "di"}
+    assert select({"not": {"field": "points", "op": "gt", "value": 5}}, clock) == {
+        "ann",
+        "bo",
+        "di",
+    }
     assert select({"not": {"not": {"field": "points", "op": "gt", "value": 5}}}, clock) == {"cy"}
 
 
@@ -118,4 +154,6 @@ def test_empty_groups(people, clock):
 def test_condition_across_a_relation(people, clock):
     service.create("order", {"customer": people["ann"], "total": 10})
     service.create("order", {"customer": people["bo"], "total": 20})
-    assert len(select({"field": "customer.city", "op": "eq", "value": "Beijing"}, clock, "order")) == 1
+    assert (
+        len(select({"field": "customer.city", "op": "eq", "value": "Beijing"}, clock, "order")) == 1
+    )

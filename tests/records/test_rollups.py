@@ -84,7 +84,7 @@ def test_windowed_rollups_expire_when_the_oldest_order_leaves(shop, monkeypatch)
 
 
 def test_publish_rebuilds_rollups_set_based(shop, publish_object):
-    ann, bo = shop
+    ann, _ = shop
     for total in (1, 2, 3):
         service.create("order", {"customer": ann.pk, "total": total, "placed_at": days_ago(1)})
     Rollup.objects.all().delete()

@@ -389,7 +389,8 @@ class HasAny(Operator):
         marks = ", ".join(ctx.param(str(v)) for v in value)
         cast = "" if ctx.postgres else "CAST(v AS TEXT)"
         column = "e.v" if ctx.postgres else cast
-        return f"EXISTS (SELECT 1 FROM {list_elements(alias, field, ctx.vendor)} WHERE {column} IN ({marks}))"
+        elements = list_elements(alias, field, ctx.vendor)
+        return f"EXISTS (SELECT 1 FROM {elements} WHERE {column} IN ({marks}))"
 
     def test(self, actual, value, kind):
         return isinstance(actual, list) and any(_text(a) in value for a in actual)

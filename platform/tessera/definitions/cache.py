@@ -58,6 +58,8 @@ def published_keys(kind: str) -> set[str]:
     return _published.get(
         ("keys", kind),
         lambda: set(
-            Definition.objects.filter(kind=kind, status=Status.PUBLISHED).values_list("key", flat=True)
+            Definition.objects.filter(kind=kind, status=Status.PUBLISHED).values_list(
+                "key", flat=True
+            )
         ),
     )

@@ -22,7 +22,9 @@ from collections.abc import Callable
 
 import re2
 
-_EMAIL = re.compile(r"[^@\s]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+")
+_EMAIL = re.compile(
+    r"[^@\s]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+"
+)
 # At least five digits, counted by the lookahead: the classes are disjoint, so it is linear.
 _PHONE = re.compile(r"\+?(?=(?:[ ()\-]*[0-9]){5})[0-9][0-9 ()\-]{3,24}")
 _URL = re.compile(r"https?://[^\s/?#]+[^\s]*")

@@ -99,6 +99,9 @@ class DefinitionsRevision(models.Model):
     token = models.CharField(max_length=32, default="initial")
     changed_at = models.DateTimeField(auto_now=True)
 
+    def __str__(self) -> str:
+        return f"definitions revision {self.revision}"
+
     @classmethod
     def current(cls) -> int:
         value = cls.objects.filter(pk=1).values_list("revision", flat=True).first()

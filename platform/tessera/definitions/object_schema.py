@@ -47,10 +47,20 @@ def _check_field(
         if problem:
             errors.append(FieldError(json_path([*path, "pattern"]), "pattern", problem))
     unknown = {
-        k for k in ("minLength", "maxLength", "minimum", "maximum", "pattern", "minItems",
-                    "maxItems", "uniqueItems")
-        if k in prop and k not in field_type.allowed_keywords and not (
-            k == "pattern" and "maxLength" in field_type.allowed_keywords)
+        k
+        for k in (
+            "minLength",
+            "maxLength",
+            "minimum",
+            "maximum",
+            "pattern",
+            "minItems",
+            "maxItems",
+            "uniqueItems",
+        )
+        if k in prop
+        and k not in field_type.allowed_keywords
+        and not (k == "pattern" and "maxLength" in field_type.allowed_keywords)
     }
     for keyword in sorted(unknown):
         errors.append(
@@ -113,5 +123,7 @@ def object_body_errors(body: dict[str, Any], objects: set[str] | None = None) ->
                 )
     title = body.get("x-title-field")
     if title is not None and title not in properties:
-        errors.append(FieldError("$['x-title-field']", "unknown_field", f"{title!r} is not a field"))
+        errors.append(
+            FieldError("$['x-title-field']", "unknown_field", f"{title!r} is not a field")
+        )
     return errors

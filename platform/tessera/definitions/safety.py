@@ -51,14 +51,16 @@ def unstorable_text(document: Any) -> FieldError | None:
         if isinstance(node, str):
             if _UNSTORABLE.search(node):
                 return FieldError(
-                    json_path(path), "invalid_text",
+                    json_path(path),
+                    "invalid_text",
                     "text cannot hold NUL characters or unpaired surrogates",
                 )
         elif isinstance(node, dict):
             for key, value in node.items():
                 if isinstance(key, str) and _UNSTORABLE.search(key):
                     return FieldError(
-                        json_path(path), "invalid_text",
+                        json_path(path),
+                        "invalid_text",
                         "a key cannot hold NUL characters or unpaired surrogates",
                     )
                 stack.append((value, [*path, key]))

@@ -42,9 +42,12 @@ def body_errors(kind: str, key: str, body: Any) -> list[FieldError]:
     except (TypeError, ValueError, RecursionError):
         return [FieldError("$", "not_json", "the body is not plain JSON")]
     if size > limits["schema_bytes"]:
-        return [FieldError("$", "too_large", f"the body is larger than {limits['schema_bytes']} bytes")]
-    problem = bounds_problem(body, max_bytes=limits["schema_bytes"], max_depth=limits["schema_depth"],
-                             what="definition")
+        return [
+            FieldError("$", "too_large", f"the body is larger than {limits['schema_bytes']} bytes")
+        ]
+    problem = bounds_problem(
+        body, max_bytes=limits["schema_bytes"], max_depth=limits["schema_depth"], what="definition"
+    )
     if problem:
         return [problem]
     refs = reference_problems(body)
@@ -89,19 +92,41 @@ def save_draft(
     pack_version: str = "",
 ) -> Definition:
     """Create or replace the draft of a definition; the body must pass its meta-schema."""
-    if not isinstance(key, str) or not key or len(key) > 64 or not key.replace("-", "").replace("_", "").isalnum() or not key[0].isalnum() or key.lower() != key:
+    if (
+        not isinstance(key, str)
+        or not key
+        or len(key) > 64
+        or not key.replace("-", "").replace("_", "").isalnum()
+        or not key[0].isalnum()
+        or key.lower() != key
+    ):
         raise ValidationFailed([FieldError("$.key", "invalid", "a key is a lower-case slug")])
     validate(kind, key, body)
-    existing = Definition.objects.select_for_update().filter(kind=kind, key=key, status=Status.DRAFT).first()
+    existing = (
+        Definition.objects.select_for_update()
+        .filter(kind=kind, key=key, status=Status.DRAFT)
+        .first()
+    )
     if existing:
         existing.body, existing.comment, existing.author = body, comment, author
-        existing.source, existing.source_pack, existing.source_pack_version = source, pack, pack_version
+        existing.source, existing.source_pack, existing.source_pack_version = (
+            source,
+            pack,
+            pack_version,
+        )
         existing.save()
         return existing
     latest = Definition.objects.filter(kind=kind, key=key).aggregate(v=Max("version"))["v"] or 0
     return Definition.objects.create(
-        kind=kind, key=key, version=latest + 1, body=body, comment=comment, author=author,
-        source=source, source_pack=pack, source_pack_version=pack_version,
+        kind=kind,
+        key=key,
+        version=latest + 1,
+        body=body,
+        comment=comment,
+        author=author,
+        source=source,
+        source_pack=pack,
+        source_pack_version=pack_version,
     )
 
 
@@ -115,13 +140,19 @@ def publish(
     migration) or fails, nothing is published and no data changed.
     """
     pending = (
-        Definition.objects.select_for_update().filter(kind=kind, key=key, status=Status.DRAFT).first()
+        Definition.objects.select_for_update()
+        .filter(kind=kind, key=key, status=Status.DRAFT)
+        .first()
     )
     if pending is None:
-        raise ValidationFailed([FieldError("$", "no_draft", f"{kind} {key!r} has no draft to publish")])
+        raise ValidationFailed(
+            [FieldError("$", "no_draft", f"{kind} {key!r} has no draft to publish")]
+        )
     validate(kind, key, pending.body)
     previous = (
-        Definition.objects.select_for_update().filter(kind=kind, key=key, status=Status.PUBLISHED).first()
+        Definition.objects.select_for_update()
+        .filter(kind=kind, key=key, status=Status.PUBLISHED)
+        .first()
     )
     step = handler(kind).before_publish
     if step:
@@ -157,7 +188,9 @@ def archive(kind: str, key: str) -> Definition | None:
     return published
 
 
-def compare(kind: str, key: str, *, old_version: int | None = None, new_version: int | None = None) -> list[diffing.Change]:
+def compare(
+    kind: str, key: str, *, old_version: int | None = None, new_version: int | None = None
+) -> list[diffing.Change]:
     """The diff from a version (default: the published one) to another (default: the draft)."""
     qs = Definition.objects.filter(kind=kind, key=key)
     old = qs.filter(version=old_version).first() if old_version else current(kind, key)

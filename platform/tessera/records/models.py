@@ -96,17 +96,24 @@ class Rollup(models.Model):
     record = models.ForeignKey(Record, on_delete=models.CASCADE, related_name="rollups")
     name = models.CharField(max_length=200, help_text="canonical metric, e.g. orders.count@P90D")
     value = models.DecimalField(max_digits=24, decimal_places=6, null=True)
-    text_value = models.CharField(max_length=40, null=True, help_text="first/last dates")
+    # NULL, not "", means "no value": a rollup of no records has none.
+    text_value = models.CharField(max_length=40, null=True, help_text="first/last dates")  # noqa: DJ001
     expires_at = models.DateTimeField(null=True)
     computed_at = models.DateTimeField(auto_now=True)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["record", "name"], name="rollup_record_name")]
+        constraints = [
+            models.UniqueConstraint(fields=["record", "name"], name="rollup_record_name")
+        ]
         indexes = [
             models.Index(fields=["name", "value"], name="rollup_name_value"),
-            models.Index(fields=["expires_at"], name="rollup_expires",
-                         condition=models.Q(expires_at__isnull=False)),
+            models.Index(
+                fields=["expires_at"],
+                name="rollup_expires",
+                condition=models.Q(expires_at__isnull=False),
+            ),
         ]
 
     def __str__(self) -> str:
-        return f"{self.name} of {self.record_id}: {self.value if self.value is not None else self.text_value}"
+        value = self.value if self.value is not None else self.text_value
+        return f"{self.name} of {self.record_id}: {value}"

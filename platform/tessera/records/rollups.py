@@ -235,7 +235,8 @@ def compute(spec: RollupSpec, parent_ids: Iterable[int] | None = None) -> None:
         if postgres:
             expires = f"CAST(MIN({time_expr}) AS timestamptz) + CAST(%s AS interval)"
         else:
-            expires = f"datetime(MIN({time_expr}), {', '.join(['%s'] * len(_sqlite_modifiers(spec.window)))})"
+            marks = ", ".join(["%s"] * len(_sqlite_modifiers(spec.window)))
+            expires = f"datetime(MIN({time_expr}), {marks})"
     select_params = []
     if spec.window:
         select_params = [spec.window] if postgres else _sqlite_modifiers(spec.window)
@@ -243,7 +244,8 @@ def compute(spec: RollupSpec, parent_ids: Iterable[int] | None = None) -> None:
     sql = (
         "INSERT INTO records_rollup (record_id, name, value, text_value, expires_at, computed_at) "
         f"SELECT p.id, %s, {value}, {text}, {expires}, {now} "
-        f"FROM records_record s JOIN records_record p ON p.id = {link} AND p.object_key = '{spec.target}' "
+        "FROM records_record s JOIN records_record p "
+        f"ON p.id = {link} AND p.object_key = '{spec.target}' "
         f"WHERE {' AND '.join(where)} GROUP BY p.id"
     )
     # the SELECT's own placeholders (name, then expires) come before the WHERE's

@@ -6,6 +6,7 @@ names each problem with its JSON path; a refused write changes nothing.
 
 from __future__ import annotations
 
+import contextlib
 from collections import defaultdict
 from typing import Any
 
@@ -34,7 +35,8 @@ class VersionConflict(Exception):
     def __init__(self, record_id: int, expected: int, actual: int):
         self.record_id, self.expected, self.actual = record_id, expected, actual
         super().__init__(
-            f"record {record_id} is at version {actual}, not {expected}: it changed since it was read"
+            f"record {record_id} is at version {actual}, not {expected}: "
+            "it changed since it was read"
         )
 
 
@@ -54,10 +56,8 @@ def _normalized(body: dict[str, Any], data: dict[str, Any]) -> dict[str, Any]:
         value = out.get(name)
         if value is None or prop["x-type"] != "datetime" or not isinstance(value, str):
             continue
-        try:
+        with contextlib.suppress(ValueError):  # the validator reports it
             out[name] = field_types.get("datetime").convert(value)
-        except ValueError:
-            pass  # the validator reports it
     return out
 
 
@@ -74,20 +74,26 @@ def _check_unique(object_key: str, body: dict[str, Any], data: dict[str, Any], e
             for f in group
         )
         params = [
-            (1 if data[f] else 0) if isinstance(data[f], bool) and connection.vendor == "sqlite"
+            (1 if data[f] else 0)
+            if isinstance(data[f], bool) and connection.vendor == "sqlite"
             else data[f]
             for f in group
         ]
         sql = f"SELECT id FROM records_record WHERE object_key = %s AND {where}"
         with connection.cursor() as cursor:
-            cursor.execute(sql + (" AND id <> %s" if exclude else "") + " LIMIT 1",
-                           [object_key, *params, *([exclude] if exclude else [])])
+            cursor.execute(
+                sql + (" AND id <> %s" if exclude else "") + " LIMIT 1",
+                [object_key, *params, *([exclude] if exclude else [])],
+            )
             row = cursor.fetchone()
         if row:
             names = ", ".join(group)
             errors.append(
-                FieldError(json_path([group[0]]), "unique",
-                           f"another {object_key} (#{row[0]}) already has this {names}")
+                FieldError(
+                    json_path([group[0]]),
+                    "unique",
+                    f"another {object_key} (#{row[0]}) already has this {names}",
+                )
             )
     return errors
 
@@ -110,8 +116,7 @@ def _check_relations(body: dict[str, Any], data: dict[str, Any]) -> list[FieldEr
         for missing in sorted(set(ids) - found):
             for where in ids[missing]:
                 errors.append(
-                    FieldError(f"$.{where}", "relation",
-                               f"there is no {target} with id {missing}")
+                    FieldError(f"$.{where}", "relation", f"there is no {target} with id {missing}")
                 )
     return errors
 
@@ -133,15 +138,20 @@ def _save(record: Record, **kwargs) -> None:
         with transaction.atomic():
             record.save(**kwargs)
     except IntegrityError as exc:  # a concurrent writer won the race on a unique index
-        raise ValidationFailed([FieldError("$", "unique", f"a unique field clashes: {exc}")]) from exc
+        raise ValidationFailed(
+            [FieldError("$", "unique", f"a unique field clashes: {exc}")]
+        ) from exc
 
 
 @transaction.atomic
 def create(object_key: str, data: Any, *, actor=None, comment: str = "") -> Record:
     definition, data = _validate(object_key, data)
     record = Record(
-        object_key=object_key, data=data, schema_version=definition.version,
-        created_by=actor, updated_by=actor,
+        object_key=object_key,
+        data=data,
+        schema_version=definition.version,
+        created_by=actor,
+        updated_by=actor,
     )
     _save(record)
     record_change(record, "create", {}, data, actor=actor, comment=comment)
@@ -162,7 +172,12 @@ def _locked(object_key: str | None, record_id: int) -> Record:
 
 @transaction.atomic
 def update(
-    object_key: str, record_id: int, changes: dict[str, Any], *, version: int, actor=None,
+    object_key: str,
+    record_id: int,
+    changes: dict[str, Any],
+    *,
+    version: int,
+    actor=None,
     comment: str = "",
 ) -> Record:
     """Apply ``changes`` (a null value clears a field) to the record at ``version``."""
@@ -175,8 +190,11 @@ def update(
     merged = {k: v for k, v in {**old, **changes}.items() if v is not None}
     definition, merged = _validate(object_key, merged, exclude=record.pk)
     updated = Record.objects.filter(pk=record.pk, version=version).update(
-        data=merged, version=version + 1, schema_version=definition.version,
-        updated_by=actor, updated_at=timezone.now(),
+        data=merged,
+        version=version + 1,
+        schema_version=definition.version,
+        updated_by=actor,
+        updated_at=timezone.now(),
     )
     if updated != 1:  # only reachable where row locks are not taken
         raise VersionConflict(record_id, version, version + 1)
@@ -195,8 +213,10 @@ def delete(object_key: str, record_id: int, *, version: int, actor=None) -> None
     referrers = _referrers(object_key, record_id)
     if referrers:
         raise ValidationFailed(
-            [FieldError("$", "protected", f"{n} {obj} record(s) link to it through {field!r}")
-             for obj, field, n in referrers]
+            [
+                FieldError("$", "protected", f"{n} {obj} record(s) link to it through {field!r}")
+                for obj, field, n in referrers
+            ]
         )
     record_change(record, "delete", record.data, {}, actor=actor)
     observers.records_changed(object_key, [observers.Write(record.pk, "delete", record.data, {})])
@@ -216,7 +236,8 @@ def _referrers(object_key: str, record_id: int) -> list[tuple[str, str, int]]:
                 expr = field_expression(name, SqlType.NUMBER)
                 with connection.cursor() as cursor:
                     cursor.execute(
-                        f"SELECT COUNT(*) FROM records_record WHERE object_key = %s AND {expr} = %s",
+                        "SELECT COUNT(*) FROM records_record "
+                        f"WHERE object_key = %s AND {expr} = %s",
                         [definition.key, record_id],
                     )
                     count = cursor.fetchone()[0]
@@ -225,7 +246,9 @@ def _referrers(object_key: str, record_id: int) -> list[tuple[str, str, int]]:
     return found
 
 
-def add_event(record: Record, type: str, payload: dict[str, Any] | None = None, *, at=None) -> Event:
+def add_event(
+    record: Record, type: str, payload: dict[str, Any] | None = None, *, at=None
+) -> Event:
     event = Event.objects.create(
         subject=record, type=type, payload=payload or {}, occurred_at=at or timezone.now()
     )

@@ -160,8 +160,10 @@ class RecordValidator:
             elif error.validator == "pattern" and error.validator_value == STORABLE_TEXT:
                 code = "invalid_text"
                 message = "text cannot hold NUL characters or unpaired surrogates"
-            elif error.validator == "format" and isinstance(error.schema, dict) and (
-                PATTERN_KEYWORD in error.schema
+            elif (
+                error.validator == "format"
+                and isinstance(error.schema, dict)
+                and (PATTERN_KEYWORD in error.schema)
             ):
                 code = "pattern"
                 message = f"does not match the pattern {error.schema[PATTERN_KEYWORD]!r}"

@@ -25,7 +25,9 @@ def beat(name: str, **detail: object) -> None:
         beats=F("beats") + 1, last_at=now, detail=detail
     )
     if not updated:
-        Heartbeat.objects.get_or_create(name=name, defaults={"beats": 1, "last_at": now, "detail": detail})
+        Heartbeat.objects.get_or_create(
+            name=name, defaults={"beats": 1, "last_at": now, "detail": detail}
+        )
 
 
 @shared_task(name="tessera.timers.tick", acks_late=True)

@@ -198,7 +198,10 @@ class EmailField(FieldType):
 
     def schema(self, prop):
         return {
-            "type": "string", "maxLength": 254, "pattern": STORABLE_TEXT, "format": "tessera-email",
+            "type": "string",
+            "maxLength": 254,
+            "pattern": STORABLE_TEXT,
+            "format": "tessera-email",
         }
 
     def convert(self, value):
@@ -228,7 +231,10 @@ class UrlField(FieldType):
 
     def schema(self, prop):
         return {
-            "type": "string", "maxLength": 2048, "pattern": STORABLE_TEXT, "format": "tessera-url",
+            "type": "string",
+            "maxLength": 2048,
+            "pattern": STORABLE_TEXT,
+            "format": "tessera-url",
         }
 
     def convert(self, value):
