@@ -140,3 +140,9 @@ def test_segment_cycles_are_refused(buyers):
     error = info.value.errors[0]
     assert error.code == "cycle" and "a → b → a" in error.message
     assert error.path == "$.condition.all[0].segment.segment"
+
+
+def test_an_event_exactly_at_the_window_start_counts_in_both_faces(shop, clock):
+    ann = service.create("customer", {"name": "Ann"})
+    service.add_event(ann, "product_viewed", at=clock.now - dt.timedelta(days=7))
+    assert select({"event": "product_viewed", "within": "P7D"}, clock) == {"ann"}

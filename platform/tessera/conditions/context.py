@@ -81,6 +81,9 @@ class SqlContext:
     def param(self, value: Any, kind: str = "text") -> str:
         if kind == "number" and self.postgres and not isinstance(value, bool):
             value = Decimal(str(value))  # compared with ::numeric; a float8 would skip the index
+        if isinstance(value, dt.datetime):
+            # the text/timestamp the ORM stores, so a boundary instant compares equal
+            value = connection.ops.adapt_datetimefield_value(value)
         self.params.append(value)
         return "%s"
 
