@@ -66,8 +66,12 @@ def is_datetime(value: str) -> bool:
     if not _DATETIME.fullmatch(value):
         return False
     try:
-        dt.datetime.fromisoformat(value)  # reads a trailing "Z" since Python 3.11
-    except ValueError:
+        parsed = dt.datetime.fromisoformat(value)  # reads a trailing "Z" since Python 3.11
+        if value[:4] in ("0001", "9999"):
+            # Stored datetimes are normalised to UTC; at the ends of the calendar an offset
+            # can carry the instant out of range (0001-01-01T00:00:00+01:00).
+            parsed.astimezone(dt.UTC)
+    except (ValueError, OverflowError):
         return False
     return True
 
