@@ -21,7 +21,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from tessera.definitions.errors import ValidationFailed
-from tessera.definitions.formats import pattern_format
+from tessera.definitions.formats import STORABLE_TEXT, pattern_format
 from tessera.definitions.object_schema import compile_object_schema, object_body_errors
 from tessera.records.validation import RecordValidator
 
@@ -103,7 +103,10 @@ def scalar_field(x_type: str) -> st.SearchStrategy[dict[str, Any]]:
         extra = st.fixed_dictionaries(
             {
                 "enum": st.lists(
-                    TEXT.filter(lambda s: len(s) <= 200), min_size=1, max_size=5, unique=True
+                    TEXT.filter(lambda s: len(s) <= 200 and re.fullmatch(STORABLE_TEXT, s)),
+                    min_size=1,
+                    max_size=5,
+                    unique=True,
                 )
             }
         )

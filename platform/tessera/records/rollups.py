@@ -198,10 +198,9 @@ def compute(spec: RollupSpec, parent_ids: Iterable[int] | None = None) -> None:
         existing = existing.filter(record_id__in=ids)
     existing.delete()
     postgres = connection.vendor == "postgresql"
-    link = (
-        f"CAST(s.data ->> '{spec.link_field}' AS bigint)"
-        if postgres
-        else f"json_extract(s.data, '$.{spec.link_field}')"
+    # the relation index's own expression, so one parent's recompute is an index lookup
+    link = field_expression(spec.link_field, SqlType.NUMBER, connection.vendor).replace(
+        "data", "s.data", 1
     )
     params: list[Any] = [spec.name]
     where = [f"s.object_key = '{spec.source}'", f"{link} IS NOT NULL"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
+import re
 from typing import Any
 
 from tessera.definitions.formats import (
@@ -169,6 +170,16 @@ class EnumField(FieldType):
             return [(["enum"], "required", "an enum field lists its options in 'enum'")]
         if not all(isinstance(o, str) for o in options) or len(set(options)) != len(options):
             return [(["enum"], "invalid", "options are distinct strings")]
+        for i, option in enumerate(options):
+            # an option no database can store could never be chosen: refuse it at save
+            if not re.fullmatch(STORABLE_TEXT, option):
+                return [
+                    (
+                        ["enum", i],
+                        "invalid_text",
+                        "an option cannot hold NUL or unpaired surrogates",
+                    )
+                ]
         return []
 
     def convert(self, value):
