@@ -138,7 +138,7 @@ def object_bodies(draw) -> Any:
 
 
 BODIES = st.one_of(ANY_JSON, object_bodies(), object_bodies())
-# Each step keeps the type migration_errors can read (see the xfail below); what is in
+# Each step keeps the type migration_errors can read; what is in
 # it is random.
 MIGRATIONS = st.one_of(
     st.none(),
@@ -255,33 +255,17 @@ def test_publishing_without_a_draft_is_refused(published, kind, key):
     assert attempt(service.publish, kind, key) == "refused"
 
 
-KEY_BUG = (
-    "definitions.service.publish looks kind and key up before checking them, and the "
-    "database driver fails on text it cannot encode instead of the service refusing it"
-)
-
-
 @pytest.mark.parametrize(
     "key",
     [
-        pytest.param("\ud800", marks=pytest.mark.xfail(strict=True, reason=KEY_BUG)),
-        pytest.param(
-            "a\x00b",  # SQLite takes it (and finds no draft); PostgreSQL refuses NUL
-            marks=pytest.mark.xfail(connection.vendor == "postgresql", strict=True, reason=KEY_BUG),
-        ),
+        "\ud800",
+        "a\x00b",  # SQLite takes it (and finds no draft); PostgreSQL refuses NUL
     ],
 )
 def test_publishing_a_key_the_database_cannot_hold_is_refused(published, key):
     assert attempt(service.publish, "object", key) == "refused"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=(AttributeError, TypeError),
-    reason="records.object_kind.migration_errors assumes each step's shape: "
-    "'rename'/'convert' must be objects, 'drop' a list, and rename targets strings; "
-    "other JSON raises AttributeError/TypeError instead of ValidationFailed",
-)
 @pytest.mark.parametrize(
     "migration",
     [{"rename": [1]}, {"convert": ["points"]}, {"drop": 5}, {"rename": {"points": ["x"]}}],

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 from django.apps import apps
-from django.db import connection, transaction
+from django.db import transaction
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
@@ -223,20 +223,11 @@ def test_an_unknown_object_is_refused(stored, object_key):
     assert outcome == "refused" or object_key == "fuzz_owner"
 
 
-KEY_BUG = (
-    "records.service looks an object key up before checking it is a slug, and the database "
-    "driver fails on text it cannot encode instead of the service answering ValidationFailed"
-)
-
-
 @pytest.mark.parametrize(
     "object_key",
     [
-        pytest.param("\ud800", marks=pytest.mark.xfail(strict=True, reason=KEY_BUG)),
-        pytest.param(
-            "a\x00b",  # SQLite takes it (and finds nothing); PostgreSQL refuses NUL
-            marks=pytest.mark.xfail(connection.vendor == "postgresql", strict=True, reason=KEY_BUG),
-        ),
+        "\ud800",
+        "a\x00b",  # SQLite takes it (and finds nothing); PostgreSQL refuses NUL
     ],
 )
 def test_an_object_key_the_database_cannot_hold_is_refused(stored, object_key):

@@ -7,6 +7,7 @@ so every surface gets the same checks and the same errors.
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from django.conf import settings
@@ -20,6 +21,22 @@ from .kinds import handler
 from .meta import meta_errors
 from .models import Definition, DefinitionsRevision, Kind, Source, Status
 from .safety import bounds_problem, reference_problems
+
+KEY = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
+
+
+def check_key(kind: Any, key: Any) -> None:
+    """Refuse a kind or key that is not a slug before it reaches a query (or inline SQL)."""
+    if not isinstance(kind, str) or kind not in Kind.values:
+        raise ValidationFailed([FieldError("$.kind", "unknown_kind", f"unknown kind {kind!r}")])
+    if not isinstance(key, str) or not KEY.fullmatch(key):
+        raise ValidationFailed(
+            [
+                FieldError(
+                    "$.key", "invalid", "a key is a lower-case ASCII slug of 1 to 64 characters"
+                )
+            ]
+        )
 
 
 class PublishRefused(Exception):
@@ -92,15 +109,7 @@ def save_draft(
     pack_version: str = "",
 ) -> Definition:
     """Create or replace the draft of a definition; the body must pass its meta-schema."""
-    if (
-        not isinstance(key, str)
-        or not key
-        or len(key) > 64
-        or not key.replace("-", "").replace("_", "").isalnum()
-        or not key[0].isalnum()
-        or key.lower() != key
-    ):
-        raise ValidationFailed([FieldError("$.key", "invalid", "a key is a lower-case slug")])
+    check_key(kind, key)
     validate(kind, key, body)
     existing = (
         Definition.objects.select_for_update()
@@ -139,6 +148,7 @@ def publish(
     Everything happens in one transaction: if a step refuses (a breaking change without a
     migration) or fails, nothing is published and no data changed.
     """
+    check_key(kind, key)
     pending = (
         Definition.objects.select_for_update()
         .filter(kind=kind, key=key, status=Status.DRAFT)

@@ -51,6 +51,30 @@ def check(body: dict[str, Any], key: str) -> list[FieldError]:
 def migration_errors(migration: Any, old: dict[str, Any], new: dict[str, Any]) -> list[FieldError]:
     if not isinstance(migration, dict):
         return [FieldError("$.migration", "type", "a migration is a JSON object")]
+    shapes = {"rename": dict, "convert": dict, "drop": list}
+    wrong = [
+        FieldError(
+            json_path(["migration", step]),
+            "type",
+            f"{step} is a JSON {'object' if shape is dict else 'list'}",
+        )
+        for step, shape in shapes.items()
+        if migration.get(step) is not None and not isinstance(migration[step], shape)
+    ]
+    rename = migration.get("rename") if isinstance(migration.get("rename"), dict) else {}
+    wrong += [
+        FieldError(json_path(["migration", "rename", src]), "type", "a new name is a text")
+        for src, dst in rename.items()
+        if not isinstance(dst, str)
+    ]
+    drop = migration.get("drop") if isinstance(migration.get("drop"), list) else []
+    wrong += [
+        FieldError(json_path(["migration", "drop", i]), "type", "a field name is a text")
+        for i, name in enumerate(drop)
+        if not isinstance(name, str)
+    ]
+    if wrong:
+        return wrong
     errors = []
     for extra in sorted(set(migration) - MIGRATION_KEYS):
         errors.append(

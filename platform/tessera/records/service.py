@@ -16,6 +16,7 @@ from django.utils import timezone
 from tessera.definitions.cache import published
 from tessera.definitions.errors import FieldError, ValidationFailed, json_path
 from tessera.definitions.fields.base import SqlType
+from tessera.definitions.service import KEY
 from tessera.plugins import field_types
 
 from . import observers, rollups
@@ -41,6 +42,8 @@ class VersionConflict(Exception):
 
 
 def _definition(object_key: str):
+    if not isinstance(object_key, str) or not KEY.fullmatch(object_key):
+        raise ValidationFailed([FieldError("$.object", "invalid", "an object key is a slug")])
     definition = published("object", object_key)
     if definition is None:
         raise ValidationFailed(
