@@ -25,28 +25,6 @@ DOCS = Path(__file__).resolve().parent.parent / "docs"
 EXAMPLES = [DOCS / "examples" / "customer.json", DOCS / "examples" / "order.json"]
 
 
-@pytest.fixture(autouse=True)
-def fresh_caches():
-    """Rolled-back tests can reuse revision and version numbers with other bodies: forget
-    whatever earlier tests compiled under them (a no-op where caches key on more)."""
-
-    def clear() -> None:
-        from tessera.definitions import cache
-        from tessera.records import validation
-
-        for compiled in (
-            getattr(cache, "_published", None),
-            getattr(validation, "validator_for_version", None),
-        ):
-            for method in ("clear", "cache_clear"):
-                if callable(getattr(compiled, method, None)):
-                    getattr(compiled, method)()
-
-    clear()
-    yield
-    clear()
-
-
 def definitions(*args: str) -> str:
     out = io.StringIO()
     call_command("definitions", *args, stdout=out, stderr=io.StringIO())

@@ -29,28 +29,6 @@ from tests.conftest import CUSTOMER, ORDER
 ROOT = Path(__file__).resolve().parents[2]
 
 
-@pytest.fixture(autouse=True)
-def fresh_caches():
-    """Rolled-back tests can reuse revision and version numbers with other bodies: forget
-    whatever earlier tests compiled under them (a no-op where caches key on more)."""
-
-    def clear() -> None:
-        from tessera.definitions import cache
-        from tessera.records import validation
-
-        for compiled in (
-            getattr(cache, "_published", None),
-            getattr(validation, "validator_for_version", None),
-        ):
-            for method in ("clear", "cache_clear"):
-                if callable(getattr(compiled, method, None)):
-                    getattr(compiled, method)()
-
-    clear()
-    yield
-    clear()
-
-
 def write(directory: Path, name: str, document: Any) -> Path:
     path = directory / name
     path.parent.mkdir(parents=True, exist_ok=True)

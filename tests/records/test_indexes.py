@@ -33,28 +33,6 @@ on_postgres = pytest.mark.skipif(
 )
 
 
-@pytest.fixture(autouse=True)
-def fresh_caches():
-    """Rolled-back tests can reuse revision and version numbers with other bodies: forget
-    whatever earlier tests compiled under them (a no-op where caches key on more)."""
-
-    def clear() -> None:
-        from tessera.definitions import cache
-        from tessera.records import validation
-
-        for compiled in (
-            getattr(cache, "_published", None),
-            getattr(validation, "validator_for_version", None),
-        ):
-            for method in ("clear", "cache_clear"):
-                if callable(getattr(compiled, method, None)):
-                    getattr(compiled, method)()
-
-    clear()
-    yield
-    clear()
-
-
 def index_name(object_key: str, body: dict[str, Any], *fields: str) -> str:
     """The name of the index the body asks for on ``fields``."""
     for spec in wanted_indexes(object_key, body):
