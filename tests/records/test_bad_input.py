@@ -207,7 +207,7 @@ def test_update_refuses_bad_input_and_changes_nothing(stored, changes, which, ve
 @FUZZ
 @given(
     object_key=st.one_of(
-        st.text(st.characters(exclude_characters="\x00", exclude_categories=["Cs"])),
+        TEXT,
         st.sampled_from(["fuzz_owner", "FUZZ_TARGET", "customer", "fuzz_target "]),
     )
 )
