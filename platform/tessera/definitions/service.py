@@ -54,6 +54,12 @@ def body_errors(kind: str, key: str, body: Any) -> list[FieldError]:
     limits = settings.TESSERA_LIMITS
     if not isinstance(body, dict):
         return [FieldError("$", "type", "a definition body is a JSON object")]
+    # an iterative walk first: json.dumps recurses, and a 1,000-deep body is "too deep"
+    problem = bounds_problem(
+        body, max_bytes=limits["schema_bytes"], max_depth=limits["schema_depth"], what="definition"
+    )
+    if problem:
+        return [problem]
     try:
         size = len(json.dumps(body, ensure_ascii=False).encode())
     except (TypeError, ValueError, RecursionError):
@@ -62,11 +68,6 @@ def body_errors(kind: str, key: str, body: Any) -> list[FieldError]:
         return [
             FieldError("$", "too_large", f"the body is larger than {limits['schema_bytes']} bytes")
         ]
-    problem = bounds_problem(
-        body, max_bytes=limits["schema_bytes"], max_depth=limits["schema_depth"], what="definition"
-    )
-    if problem:
-        return [problem]
     refs = reference_problems(body)
     if refs:
         return refs
