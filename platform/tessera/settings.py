@@ -35,7 +35,11 @@ INSTALLED_APPS = [
     "tessera.conditions",
     "tessera.segments",
     "tessera.timers",
+    "tessera.actions",
+    "tessera.flows",
+    "tessera.api",
     "tessera",
+    "templates_lib",
     "wagtail.contrib.forms",
     "wagtail.contrib.redirects",
     "wagtail.embeds",
@@ -149,6 +153,12 @@ CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_TASK_DEFAULT_QUEUE", default="celery
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 # The tick is short and frequent: durable timers live in the database, never in long ETAs.
 TESSERA_TICK_SECONDS = env.float("TESSERA_TICK_SECONDS", default=5.0)
+
+# --- Actions: email, webhooks, the outbox's retries (tessera.actions) ---------------------
+
+# --- GraphQL (tessera.api) ----------------------------------------------------------------
+
+# --- Template packs (templates_lib) -------------------------------------------------------
 
 # --- Tessera limits ---------------------------------------------------------------------
 TESSERA_LIMITS = {
