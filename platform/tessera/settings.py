@@ -155,10 +155,61 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 TESSERA_TICK_SECONDS = env.float("TESSERA_TICK_SECONDS", default=5.0)
 
 # --- Actions: email, webhooks, the outbox's retries (tessera.actions) ---------------------
+# E-mail goes through Django's backends, chosen by EMAIL_URL (django-environ):
+# smtp://user:password@mail.example.com:587/?tls=True, smtp+ssl://…:465, consolemail:// (print).
+# Embedded default: printed to the log, nothing leaves the machine.
+_email = env.email_url("EMAIL_URL", default="consolemail://" if DEBUG else "smtp://localhost:25")
+globals().update({name: value for name, value in _email.items() if value not in (None, "")})
+EMAIL_TIMEOUT = env.int("EMAIL_TIMEOUT", default=30)  # seconds; below the outbox lease
+DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Tessera <tessera@localhost>")
+TESSERA_EMAIL_DOMAIN = env.str("TESSERA_EMAIL_DOMAIN", default="")  # Message-ID domain
+# Webhooks are signed with HMAC-SHA256 under this secret; set it in production and give it to
+# the receivers. Unset, it is derived from SECRET_KEY (stable, but changes with SECRET_KEY).
+import hmac as _hmac  # noqa: E402 (kept inside this block: one block per team)
+
+TESSERA_WEBHOOK_SECRET = (
+    env.str("TESSERA_WEBHOOK_SECRET", default="")
+    or _hmac.new(SECRET_KEY.encode(), b"tessera.webhook-signing", "sha256").hexdigest()
+)
+TESSERA_WEBHOOK_CONNECT_TIMEOUT = env.float("TESSERA_WEBHOOK_CONNECT_TIMEOUT", default=5.0)
+TESSERA_WEBHOOK_TIMEOUT = env.float("TESSERA_WEBHOOK_TIMEOUT", default=15.0)  # read timeout
+# The outbox: attempts back off from backoff_seconds, doubling up to backoff_max_seconds, and
+# end `failed` after max_attempts (a person retries from the admin). A claimed row is leased
+# for lease_seconds (longer than any one attempt); the tick re-sends due rows whose message
+# is older than redispatch_seconds. No Celery ETA or countdown is ever used.
+TESSERA_ACTIONS = {
+    "max_attempts": env.int("TESSERA_ACTIONS_MAX_ATTEMPTS", default=8),
+    "backoff_seconds": env.float("TESSERA_ACTIONS_BACKOFF_SECONDS", default=30.0),
+    "backoff_max_seconds": env.float("TESSERA_ACTIONS_BACKOFF_MAX_SECONDS", default=3600.0),
+    "lease_seconds": env.float("TESSERA_ACTIONS_LEASE_SECONDS", default=120.0),
+    "redispatch_seconds": env.float("TESSERA_ACTIONS_REDISPATCH_SECONDS", default=300.0),
+    "tick_batch": env.int("TESSERA_ACTIONS_TICK_BATCH", default=500),
+}
 
 # --- GraphQL (tessera.api) ----------------------------------------------------------------
+# Limits per request (docs/graphql.md); introspection and GraphiQL follow DEBUG unless set.
+TESSERA_GRAPHQL = {
+    "depth": 10,
+    "aliases": 50,
+    "cost": env.int("TESSERA_GRAPHQL_COST", default=50_000),
+    "batch": 10,
+    "body_bytes": 100_000,
+    "seconds": env.float("TESSERA_GRAPHQL_SECONDS", default=10.0),
+    "tokens": 5_000,
+    "introspection": env.bool("TESSERA_GRAPHQL_INTROSPECTION", default=DEBUG),
+    "graphiql": env.bool("TESSERA_GRAPHIQL", default=DEBUG),
+}
 
 # --- Template packs (templates_lib) -------------------------------------------------------
+# Folders searched for packs by key (and for their dependencies), besides the built-in ones;
+# bounds on what a pack may hold, checked before anything in it is read (zip bombs included).
+TESSERA_PACKS = {
+    "dirs": env.list("TESSERA_PACK_DIRS", default=[]),
+    "max_bytes": env.int("TESSERA_PACK_BYTES", default=256 * 1024 * 1024),
+    "max_files": 10_000,
+    "max_ratio": 100,  # uncompressed : compressed, for zip entries over 1 MB
+    "doc_bytes": 1024 * 1024,
+}
 
 # --- Tessera limits ---------------------------------------------------------------------
 TESSERA_LIMITS = {
