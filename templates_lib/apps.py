@@ -7,3 +7,8 @@ class PacksConfig(AppConfig):
     name = "templates_lib"
     label = "templates_lib"
     verbose_name = "Packs"
+
+    def ready(self) -> None:
+        from .sample import load_generators
+
+        load_generators()

@@ -189,6 +189,15 @@ TESSERA_ACTIONS = {
 # --- GraphQL (tessera.api) ----------------------------------------------------------------
 
 # --- Template packs (templates_lib) -------------------------------------------------------
+# Folders searched for packs by key (and for their dependencies), besides the built-in ones;
+# bounds on what a pack may hold, checked before anything in it is read (zip bombs included).
+TESSERA_PACKS = {
+    "dirs": env.list("TESSERA_PACK_DIRS", default=[]),
+    "max_bytes": env.int("TESSERA_PACK_BYTES", default=256 * 1024 * 1024),
+    "max_files": 10_000,
+    "max_ratio": 100,  # uncompressed : compressed, for zip entries over 1 MB
+    "doc_bytes": 1024 * 1024,
+}
 
 # --- Tessera limits ---------------------------------------------------------------------
 TESSERA_LIMITS = {

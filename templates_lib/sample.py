@@ -1,0 +1,367 @@
+"""Sample data: rows of records a pack loads at install, through the records service.
+
+A row is ``{"ref": "c1", "data": {...}, "events": [{"type": ..., "payload": {...}, "at": ...}]}``.
+A relation field holds ``{"ref": "c1"}`` instead of an id: the row of that ref (earlier in
+the pack's sample data, or ``"other-pack:c1"`` for a pack it depends on) is looked up when
+the row is loaded. Files are a JSON array (``.json``) or one row per line (``.jsonl``).
+Large data comes from a *generator* instead: a registered Python object that yields rows,
+found through the ``tessera.sample_generators`` entry-point group.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass
+from importlib.metadata import entry_points
+from typing import Any, Protocol
+
+from django.conf import settings
+from django.utils.dateparse import parse_datetime
+from jsonschema import Draft202012Validator
+
+from tessera.definitions.cache import published
+from tessera.definitions.errors import FieldError, ValidationFailed, json_path
+from tessera.plugins import Registry
+from tessera.records import service as records
+
+from . import jsonread
+from .models import InstalledPack, InstalledRecord
+from .problems import PackRefused, Problem, from_errors
+
+logger = logging.getLogger(__name__)
+
+GENERATOR_GROUP = "tessera.sample_generators"
+REF = r"^[A-Za-z0-9_.-]{1,200}$"
+ROW_SCHEMA = {
+    "type": "object",
+    "required": ["data"],
+    "additionalProperties": False,
+    "properties": {
+        "ref": {"type": "string", "pattern": REF},
+        "data": {"type": "object"},
+        "events": {
+            "type": "array",
+            "maxItems": 1000,
+            "items": {
+                "type": "object",
+                "required": ["type"],
+                "additionalProperties": False,
+                "properties": {
+                    "type": {"type": "string", "minLength": 1, "maxLength": 100},
+                    "payload": {"type": "object"},
+                    "at": {"type": "string", "maxLength": 40},
+                },
+            },
+        },
+    },
+}
+_row_validator = Draft202012Validator(ROW_SCHEMA)
+
+
+class SampleGenerator(Protocol):
+    """Makes sample rows in code (a realistic shop of any size); ``type`` is its name."""
+
+    type: str
+
+    def count(self, options: dict[str, Any]) -> int | None:
+        """How many rows ``rows`` will yield, for the progress bar (None: unknown)."""
+
+    def rows(self, options: dict[str, Any]) -> Iterator[dict[str, Any]]:
+        """Rows as in a sample file, each with an ``object`` key naming its object."""
+
+
+generators: Registry = Registry("sample data generator")
+
+
+def load_generators() -> None:
+    """Register the generators installed packages declare; a broken one is logged, not fatal."""
+    for ep in entry_points(group=GENERATOR_GROUP):
+        try:
+            item = ep.load()
+            item = item() if isinstance(item, type) else item
+            if item.type not in generators:
+                generators.register(item)
+        except Exception:
+            logger.exception("sample generator %s (%s) failed to load", ep.name, ep.value)
+
+
+class Progress(Protocol):
+    """Told how far loading has come; the CLI draws a bar with it."""
+
+    def start(self, label: str, total: int | None) -> None: ...
+
+    def advance(self, count: int = 1) -> None: ...
+
+
+class NoProgress:
+    def start(self, label: str, total: int | None) -> None:
+        pass
+
+    def advance(self, count: int = 1) -> None:
+        pass
+
+
+@dataclass
+class SampleEntry:
+    """One item of the manifest's ``sample_data``: a file of rows for an object, or a generator."""
+
+    index: int
+    object: str | None = None
+    file: str | None = None
+    generator: str | None = None
+    options: dict[str, Any] | None = None
+    rows: int | None = None
+
+    @classmethod
+    def from_manifest(cls, spec: dict[str, Any], index: int) -> SampleEntry:
+        return cls(
+            index,
+            object=spec.get("object"),
+            file=spec.get("file"),
+            generator=spec.get("generator"),
+            options=spec.get("options") or {},
+        )
+
+    @property
+    def label(self) -> str:
+        return f"{self.object} from {self.file}" if self.file else f"generator {self.generator}"
+
+
+def _row_limits() -> tuple[int, int]:
+    limits = settings.TESSERA_LIMITS
+    return limits["record_bytes"] + 64 * 1024, limits["record_depth"] + 4
+
+
+def row_errors(row: Any, *, generated: bool = False) -> list[FieldError]:
+    """The shape of one row (not yet its data, which the object's validator checks)."""
+    if generated:
+        if not isinstance(row, dict) or not isinstance(row.get("object"), str):
+            return [FieldError("$.object", "required", "a generated row names its object")]
+        row = {k: v for k, v in row.items() if k != "object"}
+    errors = [
+        FieldError(json_path(list(e.absolute_path)), str(e.validator), e.message)
+        for e in _row_validator.iter_errors(row)
+    ]
+    if errors:
+        return errors
+    for i, event in enumerate(row.get("events") or []):
+        if "at" in event and _when(event["at"]) is None:
+            errors.append(
+                FieldError(
+                    json_path(["events", i, "at"]),
+                    "format",
+                    "not an ISO 8601 date-time with a time zone",
+                )
+            )
+    return errors
+
+
+def _when(text: str):
+    try:
+        value = parse_datetime(text)
+    except ValueError:
+        return None
+    return value if value is not None and value.tzinfo is not None else None
+
+
+def _file_rows(files, name: str) -> Iterator[tuple[int, Any, list[FieldError]]]:
+    """(line, row, errors) for every row of a sample file, parsed under the record bounds."""
+    max_bytes, max_depth = _row_limits()
+    if name.endswith(".jsonl"):
+        for number, line in files.lines(name, max_bytes):
+            if line is None:
+                error = FieldError("$", "too_large", f"the row is larger than {max_bytes} bytes")
+                yield number, None, [error]
+                continue
+            if not line.strip():
+                continue
+            row, errors = jsonread.parse(line, max_bytes=max_bytes, max_depth=max_depth, what="row")
+            yield number, row, errors or row_errors(row)
+        return
+    limit = settings.TESSERA_PACKS["max_bytes"]
+    document, errors = jsonread.parse(
+        files.read_limited(name, limit), max_bytes=limit, max_depth=max_depth + 1, what="file"
+    )
+    if errors:
+        yield 1, None, errors
+        return
+    if not isinstance(document, list):
+        yield 1, None, [FieldError("$", "type", "a .json sample file is a JSON array of rows")]
+        return
+    for i, row in enumerate(document):
+        yield (
+            i + 1,
+            row,
+            [FieldError(f"$[{i}]" + e.path[1:], e.code, e.message) for e in row_errors(row)],
+        )
+
+
+def check_file_rows(files, name: str) -> tuple[int, list[Problem]]:
+    """How many rows a sample file holds, and the problems of its rows' shape."""
+    if not name.endswith((".json", ".jsonl")):
+        return 0, [Problem(name, "$", "unknown_format", "sample files are .json or .jsonl")]
+    count, problems = 0, []
+    for line, row, errors in _file_rows(files, name):
+        if row is not None:
+            count += 1
+        at = line if name.endswith(".jsonl") else None
+        problems += from_errors(errors, name, line=at)
+        if len(problems) >= 100:
+            problems.append(Problem(name, "$", "too_many_errors", "stopped after 100 problems"))
+            break
+    return count, problems
+
+
+class SampleLoader:
+    """Loads a pack's sample rows through the records service, resolving refs as it goes."""
+
+    def __init__(self, pack, installed: InstalledPack, *, actor=None, progress=None):
+        self.pack, self.installed, self.actor = pack, installed, actor
+        self.progress: Progress = progress or NoProgress()
+        self.refs: dict[str, int] = {}
+        self.pending: list[InstalledRecord] = []
+        self.counts: dict[str, int] = {}
+
+    def load(self) -> dict[str, int]:
+        for entry in self.pack.sample:
+            self._load_entry(entry)
+        self._flush()
+        return self.counts
+
+    def _load_entry(self, entry: SampleEntry) -> None:
+        if entry.file:
+            self.progress.start(entry.label, entry.rows)
+            at_line = entry.file.endswith(".jsonl")
+            for line, row, errors in _file_rows(self.pack.files, entry.file):
+                where = dict(file=entry.file, line=line if at_line else None)
+                if errors:
+                    raise PackRefused(
+                        from_errors(errors, entry.file, pack=self.pack.key, line=line)
+                    )
+                self._load_row(entry.object, row, where, "" if at_line else f"$[{line - 1}]")
+            return
+        if entry.generator not in generators:
+            raise PackRefused(
+                [
+                    Problem(
+                        "manifest.json",
+                        f"$.sample_data[{entry.index}].generator",
+                        "unknown_generator",
+                        f"no installed sample generator {entry.generator!r} "
+                        f"(known: {', '.join(generators.keys()) or 'none'})",
+                        pack=self.pack.key,
+                    )
+                ]
+            )
+        generator = generators.get(entry.generator)
+        self.progress.start(entry.label, generator.count(entry.options or {}))
+        for i, row in enumerate(generator.rows(entry.options or {})):
+            where = dict(file=f"generator:{entry.generator}", line=i + 1)
+            errors = row_errors(row, generated=True)
+            if errors:
+                raise PackRefused(
+                    from_errors(errors, where["file"], pack=self.pack.key, line=i + 1)
+                )
+            object_key = row["object"]
+            self._load_row(object_key, {k: v for k, v in row.items() if k != "object"}, where, "")
+
+    def _load_row(self, object_key: str, row: dict[str, Any], where: dict, prefix: str) -> None:
+        file, line = where["file"], where["line"]
+        data = self._resolved(object_key, row["data"], file, line, prefix)
+        try:
+            record = records.create(
+                object_key,
+                data,
+                actor=self.actor,
+                comment=f"sample data of pack {self.pack.key} {self.pack.version_text}",
+            )
+        except ValidationFailed as exc:
+            raise PackRefused(
+                from_errors(
+                    exc.errors, file, pack=self.pack.key, prefix=prefix + "$.data", line=line
+                )
+            ) from None
+        for event in row.get("events") or []:
+            when = _when(event["at"]) if "at" in event else None
+            records.add_event(record, event["type"], event.get("payload") or {}, at=when)
+        ref = row.get("ref")
+        if ref:
+            if ref in self.refs:
+                raise PackRefused(
+                    [
+                        Problem(
+                            file,
+                            prefix + "$.ref",
+                            "duplicate_ref",
+                            f"the ref {ref!r} is used twice",
+                            pack=self.pack.key,
+                            line=line,
+                        )
+                    ]
+                )
+            self.refs[ref] = record.pk
+            self.pending.append(
+                InstalledRecord(
+                    pack=self.installed, ref=ref, object_key=object_key, record_id=record.pk
+                )
+            )
+            if len(self.pending) >= 1000:
+                self._flush()
+        self.counts[object_key] = self.counts.get(object_key, 0) + 1
+        self.progress.advance()
+
+    def _flush(self) -> None:
+        InstalledRecord.objects.bulk_create(self.pending)
+        self.pending = []
+
+    def _resolved(self, object_key, data, file, line, prefix) -> dict[str, Any]:
+        definition = published("object", object_key)
+        if definition is None:
+            return data  # the records service names the unknown object
+        out = dict(data)
+        for name, prop in definition.body.get("properties", {}).items():
+            if name not in out:
+                continue
+            if prop["x-type"] == "relation":
+                out[name] = self._ref(out[name], [name], file, line, prefix)
+            elif (
+                prop["x-type"] == "list"
+                and (prop.get("items") or {}).get("x-type") == "relation"
+                and isinstance(out[name], list)
+            ):
+                out[name] = [
+                    self._ref(v, [name, i], file, line, prefix) for i, v in enumerate(out[name])
+                ]
+        return out
+
+    def _ref(self, value: Any, path: list, file: str, line, prefix: str) -> Any:
+        if not (
+            isinstance(value, dict) and set(value) == {"ref"} and isinstance(value["ref"], str)
+        ):
+            return value
+        ref = value["ref"]
+        if ref in self.refs:
+            return self.refs[ref]
+        if ":" in ref:
+            pack_key, local = ref.split(":", 1)
+            found = (
+                InstalledRecord.objects.filter(pack__key=pack_key, ref=local)
+                .values_list("record_id", flat=True)
+                .first()
+            )
+            if found is not None and (pack_key in self.pack.depends or pack_key == self.pack.key):
+                return found
+        raise PackRefused(
+            [
+                Problem(
+                    file,
+                    prefix + json_path(["data", *path]),
+                    "unknown_ref",
+                    f"no earlier sample row has the ref {ref!r} (a row may point only at rows "
+                    "before it, or at 'pack:ref' of a pack this one depends on)",
+                    pack=self.pack.key,
+                    line=line,
+                )
+            ]
+        )
