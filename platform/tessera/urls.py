@@ -5,10 +5,12 @@ from django.urls import include, path
 from wagtail import urls as wagtail_urls
 from wagtail.admin import urls as wagtailadmin_urls
 
+from tessera.api.view import graphql
 from tessera.health import health
 
 urlpatterns = [
     path("health", health, name="health"),
+    path("graphql", graphql, name="graphql"),
     path("django-admin/", admin.site.urls),
     path("admin/", include(wagtailadmin_urls)),
     path("", include(wagtail_urls)),

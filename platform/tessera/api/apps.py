@@ -2,7 +2,7 @@ from django.apps import AppConfig
 
 
 class ApiConfig(AppConfig):
-    """GraphQL generated from the published definitions, with authentication, permissions and limits."""
+    """GraphQL generated from the published definitions, with auth, permissions and limits."""
 
     name = "tessera.api"
     label = "api"

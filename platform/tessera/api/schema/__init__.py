@@ -1,0 +1,1 @@
+"""The GraphQL schema: a static part plus types generated from the published objects."""
