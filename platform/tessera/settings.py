@@ -187,6 +187,18 @@ TESSERA_ACTIONS = {
 }
 
 # --- GraphQL (tessera.api) ----------------------------------------------------------------
+# Limits per request (docs/graphql.md); introspection and GraphiQL follow DEBUG unless set.
+TESSERA_GRAPHQL = {
+    "depth": 10,
+    "aliases": 50,
+    "cost": env.int("TESSERA_GRAPHQL_COST", default=50_000),
+    "batch": 10,
+    "body_bytes": 100_000,
+    "seconds": env.float("TESSERA_GRAPHQL_SECONDS", default=10.0),
+    "tokens": 5_000,
+    "introspection": env.bool("TESSERA_GRAPHQL_INTROSPECTION", default=DEBUG),
+    "graphiql": env.bool("TESSERA_GRAPHIQL", default=DEBUG),
+}
 
 # --- Template packs (templates_lib) -------------------------------------------------------
 # Folders searched for packs by key (and for their dependencies), besides the built-in ones;
