@@ -241,7 +241,7 @@ class BusinessCalendar:
     @classmethod
     def always_open(cls) -> BusinessCalendar:
         """24x7 in UTC: business time is plain elapsed time."""
-        return cls(zoneinfo.ZoneInfo("UTC"), ((0, DAY_MINUTES),) * 7, frozenset(), None)
+        return cls(zoneinfo.ZoneInfo("UTC"), (((0, DAY_MINUTES),),) * 7, frozenset(), None)
 
     # --- the open spans of a day, in UTC -------------------------------------------------
 
