@@ -48,6 +48,9 @@ def people(shop):
     return out
 
 
+EDGES = "{ edges { node { name } } }"
+
+
 def names(result, field="customers"):
     return [e["node"]["name"] for e in result["data"][field]["edges"]]
 
@@ -73,7 +76,8 @@ def test_one_record_by_id_and_an_unknown_id_is_null(people, gql, admin_token):
 
 def test_pages_follow_cursors_with_total_count(people, gql, admin_token):
     query = """query($after: String) { customers(first: 2, after: $after, orderBy: [name_ASC]) {
-        totalCount pageInfo { hasNextPage hasPreviousPage endCursor } edges { cursor node { name } } } }"""
+        totalCount pageInfo { hasNextPage hasPreviousPage endCursor }
+        edges { cursor node { name } } } }"""
     seen, after = [], None
     for _ in range(3):
         out = gql(query, {"after": after}, token=admin_token)["data"]["customers"]
@@ -91,7 +95,7 @@ def test_pages_follow_cursors_with_total_count(people, gql, admin_token):
 def test_typed_filters_compile_to_the_condition_language(people, gql, admin_token):
     def run(filter_text):
         out = gql(
-            f"{{ customers(filter: {filter_text}, orderBy: [name_ASC]) {{ edges {{ node {{ name }} }} }} }}",
+            f"{{ customers(filter: {filter_text}, orderBy: [name_ASC]) {EDGES} }}",
             token=admin_token,
         )
         assert "errors" not in out, out
@@ -133,12 +137,12 @@ def test_filters_across_relations_both_ways(people, gql, admin_token):
     )
     assert names(big) == ["Ana", "Eva"]
     many = gql(
-        "{ customers(filter: {orders: {count: {gte: 2}}}, orderBy: [name_ASC]) { edges { node { name } } } }",
+        "{ customers(filter: {orders: {count: {gte: 2}}}, orderBy: [name_ASC]) " + EDGES + " }",
         token=admin_token,
     )
     assert names(many) == ["Ana", "Eva"]
     none = gql(
-        "{ customers(filter: {orders: {count: {eq: 0}}}, orderBy: [name_ASC]) { edges { node { name } } } }",
+        "{ customers(filter: {orders: {count: {eq: 0}}}, orderBy: [name_ASC]) " + EDGES + " }",
         token=admin_token,
     )
     assert names(none) == ["Bo", "Chen"]
@@ -151,7 +155,7 @@ def test_segment_filter_reads_a_published_segment(people, gql, admin_token):
         {"object": "customer", "condition": {"field": "total_spent", "op": "gte", "value": 500}},
     )
     out = gql(
-        '{ customers(segment: "big-spenders", orderBy: [total_spent_DESC]) { edges { node { name } } } }',
+        '{ customers(segment: "big-spenders", orderBy: [total_spent_DESC]) ' + EDGES + " }",
         token=admin_token,
     )
     assert names(out) == ["Eva", "Dai", "Ana"]
@@ -177,7 +181,8 @@ def test_order_by_fields_and_nested_pages(people, gql, admin_token):
 
 def test_aggregates_count_sum_avg_by_field_and_date_bucket(people, gql, admin_token):
     out = gql(
-        """{ customerAggregate(groupBy: city) { key count sum { total_spent points } avg { points } }
+        """{ customerAggregate(groupBy: city) {
+               key count sum { total_spent points } avg { points } }
              all: customerAggregate { key count sum { points } }
              orderAggregate(groupBy: placed_at, bucket: YEAR, filter: {status: {eq: paid}}) {
                key count sum { total } } }""",
