@@ -1,4 +1,4 @@
-"""Export: any set of published definitions becomes a pack another instance can install.
+"""Export: any set of published (or archived) definitions becomes a pack to install elsewhere.
 
 What the set refers to comes along: a referent owned by an installed pack becomes a
 dependency on that pack (``>=`` its installed version, below the next major), one owned
@@ -114,7 +114,7 @@ def _closure(refs: list[Ref], key: str, include: bool):
         ref = queue.pop(0)
         if ref in bodies:
             continue
-        live = service.current(*ref)
+        live = service.current(*ref) or _latest_archived(ref)
         if live is None:
             problems.append(
                 Problem("", "$", "not_published", f"{ref[0]} {ref[1]} is not published")
@@ -131,7 +131,7 @@ def _closure(refs: list[Ref], key: str, include: bool):
                 queue.append(target)
                 if target not in refs:
                     added.append(target)
-            elif service.current(*target) is not None:
+            elif service.current(*target) or _latest_archived(target):
                 problems.append(
                     Problem(
                         "",
@@ -144,6 +144,15 @@ def _closure(refs: list[Ref], key: str, include: bool):
     if problems:
         raise PackRefused(problems)
     return bodies, depends, added
+
+
+def _latest_archived(ref: Ref) -> Definition | None:
+    """An archived definition (an uninstalled pack's object whose records were kept)."""
+    return (
+        Definition.objects.filter(kind=ref[0], key=ref[1], status=Status.ARCHIVED)
+        .order_by("-version")
+        .first()
+    )
 
 
 def _compatible(version: str) -> str:

@@ -76,7 +76,8 @@ def root_problems(pack: Pack, installed: InstalledPack | None, mode: str) -> lis
                         pack.key,
                         "breaks_dependant",
                         f"{other.key} {other.version} needs {pack.key} {spec}; "
-                        f"{pack.version_text} is outside that range (upgrade {other.key} with it)",
+                        f"{pack.version_text} is outside that range: uninstall {other.key} "
+                        f"first, or upgrade when a version of {other.key} accepts it",
                     )
                 )
         return problems

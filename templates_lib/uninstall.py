@@ -18,7 +18,7 @@ from tessera.records import service as records
 from tessera.records.indexes import sync_indexes
 from tessera.records.models import Record
 
-from .models import InstalledPack, InstalledRecord, PackLog
+from .models import InstalledDefinition, InstalledPack, InstalledRecord, PackLog
 from .plan import REMOVE, PackPlan, Plan, Step, published_elsewhere, record_count
 from .problems import PackRefused, Problem
 from .references import dependency_order
@@ -33,17 +33,17 @@ def plan_uninstall(key: str, *, delete_data: bool = False) -> Plan:
         return plan
     pack_plan = PackPlan(key, installed.name, "uninstall", installed.version, installed.version, "")
     plan.packs.append(pack_plan)
-    for other in InstalledPack.objects.exclude(key=key):
-        if key in other.depends:
-            plan.problems.append(
-                Problem(
-                    "",
-                    "$",
-                    "needed_by",
-                    f"{other.key} {other.version} depends on {key}: uninstall {other.key} first",
-                    pack=key,
-                )
+    dependants = [other for other in InstalledPack.objects.exclude(key=key) if key in other.depends]
+    for other in dependants:
+        plan.problems.append(
+            Problem(
+                "",
+                "$",
+                "needed_by",
+                f"{other.key} {other.version} depends on {key}: uninstall {other.key} first",
+                pack=key,
             )
+        )
     owned = {(d.kind, d.key): d for d in installed.definitions.all()}
     for ref in reversed(dependency_order({ref: d.body for ref, d in owned.items()})):
         kind, def_key = ref
@@ -59,7 +59,11 @@ def plan_uninstall(key: str, *, delete_data: bool = False) -> Plan:
                 else f"; its {step.records} record(s) are kept"
             )
         pack_plan.steps.append(step)
+    theirs = set(InstalledDefinition.objects.filter(pack__in=dependants).values_list("kind", "key"))
     for target, users in sorted(published_elsewhere(set(owned), key).items()):
+        users = [u for u in users if u not in theirs]  # already said: their pack needs this one
+        if not users:
+            continue
         names = ", ".join(f"{k} {n}" for k, n in sorted(users))
         plan.problems.append(
             Problem(
