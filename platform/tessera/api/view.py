@@ -197,6 +197,9 @@ def _run(schema, payload: dict[str, Any], ctx: RequestContext, method: str, limi
         variable_values=variables,
         operation_name=name,
     )
+    if result.data is None and result.errors and not any(e.path for e in result.errors):
+        # variables that do not coerce: nothing ran, the request was wrong
+        raise RequestRefused(400, [_formatted(e) for e in result.errors[:20]])
     out: dict[str, Any] = {"data": result.data}
     if result.errors:
         out["errors"] = [_formatted(e) for e in result.errors]
