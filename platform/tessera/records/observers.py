@@ -81,3 +81,17 @@ def events_added(object_key: str, record_ids: Iterable[int], types: Iterable[str
     ids, kinds = sorted(set(record_ids)), set(types)
     if ids and observers.keys():
         transaction.on_commit(lambda: _call("events_added", object_key, ids, kinds))
+
+
+def records_written(object_key: str, writes: Iterable[Write]) -> None:
+    """Tell observers that must act in the writing transaction itself, now.
+
+    For work that has to commit or roll back with the write: a workflow run starting with
+    the ticket it belongs to, so no ticket ever exists without its run. An observer opts in
+    by defining ``records_written``; its exception rolls the write back.
+    """
+    writes = list(writes)
+    for observer in observers:
+        hook = getattr(observer, "records_written", None)
+        if hook is not None and writes:
+            hook(object_key, writes)

@@ -159,7 +159,9 @@ def create(object_key: str, data: Any, *, actor=None, comment: str = "") -> Reco
     _save(record)
     record_change(record, "create", {}, data, actor=actor, comment=comment)
     rollups.after_write(object_key, {}, data)
-    observers.records_changed(object_key, [observers.Write(record.pk, "create", {}, data)])
+    write = observers.Write(record.pk, "create", {}, data)
+    observers.records_written(object_key, [write])
+    observers.records_changed(object_key, [write])
     return record
 
 

@@ -131,8 +131,14 @@ def body_problems(item: DefinitionFile, batch_objects: set[str]) -> list[FieldEr
     """The store's own checks of a body, as ``service.save_draft`` runs them.
 
     An object may point at an object that only this batch brings: the batch is saved in
-    dependency order, so by the time the relation is checked its target is there.
+    dependency order, so by the time the relation is checked its target is there. For the
+    same reason, when the batch is published the other kinds (a workflow over an object of
+    the batch) get their own checks at save time, in order, inside the batch's transaction.
     """
+    if batch_objects and item.kind != "object":
+        return [
+            _in_file(e) for e in service.body_errors(item.kind, item.key, item.body, semantic=False)
+        ]
     errors = service.body_errors(item.kind, item.key, item.body)
     if item.kind == "object" and any(e.code == "unknown_object" for e in errors):
         published = set(

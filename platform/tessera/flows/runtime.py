@@ -1,0 +1,164 @@
+"""The walker: enters nodes, follows their edges until a node waits, and writes the history.
+
+Every call happens inside the caller's transaction with the run's row locked, so a run is
+always either wholly at its old node or wholly at its new one. Effects leave through the
+outbox keyed by (run, visit, phase, index): a replayed step finds its effects already there.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.utils import timezone
+
+from tessera.records.models import Record
+from tessera.records.service import update as update_record
+
+from .graph import Flow, Node
+from .models import Run, RunStatus, Step, StepKind
+
+# A flow whose automatic nodes loop forever (branch → action → branch…) is stopped here.
+MAX_HOPS = 200
+
+
+@dataclass
+class Outcome:
+    """What a node decided: follow an edge, wait where it is, or end the run."""
+
+    follow: str | None = None
+    wait: bool = False
+    end: bool = False
+
+
+WAIT = Outcome(wait=True)
+END = Outcome(end=True)
+
+
+def follow(label: str = "next") -> Outcome:
+    return Outcome(follow=label)
+
+
+@dataclass
+class Visit:
+    """One entry of a run into a node: what a node type sees when it runs."""
+
+    run: Run
+    flow: Flow
+    node: Node
+    actor: Any = None
+    now: dt.datetime = field(default_factory=timezone.now)
+
+    @property
+    def number(self) -> int:
+        return self.run.visits
+
+    def record(self) -> Record:
+        return Record.objects.get(pk=self.run.subject_id)
+
+    def set_fields(self, changes: dict[str, Any], comment: str = "") -> Record:
+        """Write fields of the subject record as part of this step (validated, versioned)."""
+        record = Record.objects.select_for_update().get(pk=self.run.subject_id)
+        return update_record(
+            record.object_key,
+            record.pk,
+            changes,
+            version=record.version,
+            actor=self.actor,
+            comment=comment or f"{self.flow.kind} {self.flow.key}: {self.node.id}",
+        )
+
+    def run_actions(self, actions: list[dict[str, Any]] | tuple, phase: str) -> None:
+        run_actions(self.run, self.flow, actions, key=f"{self.number}:{phase}", actor=self.actor)
+
+
+def run_actions(
+    run: Run, flow: Flow, actions: list[dict[str, Any]] | tuple, *, key: str, actor: Any = None
+) -> None:
+    """Hand each action to the outbox under a key unique to this run, visit and phase."""
+    if not actions:
+        return
+    from tessera.actions import service as outbox
+
+    context = {
+        "run": run.pk,
+        "flow_kind": flow.kind,
+        "flow": flow.key,
+        "flow_version": flow.version,
+        "node": run.node,
+        "actor": getattr(actor, "pk", None),
+    }
+    for index, action in enumerate(actions):
+        outbox.enqueue(
+            f"run:{run.pk}:{key}:{index}",
+            dict(action),
+            object_key=run.object_key,
+            record_id=run.subject_id,
+            context=context,
+        )
+
+
+def record_step(run: Run, kind: str, *, actor: Any = None, **fields: Any) -> Step:
+    return Step.objects.create(
+        run=run,
+        kind=kind,
+        actor=actor if getattr(actor, "pk", None) else None,
+        at=timezone.now(),
+        **fields,
+    )
+
+
+def enter(
+    run: Run,
+    flow: Flow,
+    node_id: str,
+    *,
+    actor: Any = None,
+    step: dict[str, Any] | None = None,
+) -> Run:
+    """Move ``run`` into ``node_id`` and on through automatic nodes until one waits or ends.
+
+    ``step`` describes the move into the first node (kind, transition, comment…) for history;
+    the automatic moves after it are written as ``automatic`` steps.
+    """
+    from tessera.plugins import node_types
+
+    step = dict(step or {"kind": StepKind.AUTOMATIC})
+    run.version += 1  # whoever loaded the run before this move must reload it
+    for _ in range(MAX_HOPS):
+        node = flow.nodes[node_id]
+        from_node = run.node
+        run.node = node_id
+        run.visits += 1
+        record_step(run, from_node=from_node, to_node=node_id, actor=actor, **step)
+        outcome = node_types.get(node.type).enter(Visit(run, flow, node, actor=actor))
+        if outcome.end:
+            return finish(run, RunStatus.COMPLETED, actor=actor)
+        if outcome.wait:
+            run.save()
+            return run
+        node_id = node.next[outcome.follow or "next"]
+        step = {"kind": StepKind.AUTOMATIC}
+    return finish(
+        run, RunStatus.FAILED, actor=actor, error=f"more than {MAX_HOPS} automatic steps in a row"
+    )
+
+
+def finish(run: Run, status: str, *, actor: Any = None, error: str = "") -> Run:
+    """End the run: no more timers, history says how it ended."""
+    from tessera.timers import service as timers
+
+    run.status = status
+    run.error = error
+    if not run.ended_at:
+        run.version += 1
+    run.ended_at = timezone.now()
+    run.save()
+    timers.cancel(run.timer_owner)
+    for name in list((run.data or {}).get("sla", {})):
+        timers.cancel(f"{run.timer_owner}:sla:{name}")
+    record_step(
+        run, StepKind.END, from_node=run.node, actor=actor, data={"status": status}, comment=error
+    )
+    return run
