@@ -34,6 +34,7 @@ class FlowsConfig(AppConfig):
             observers.register(OBSERVER)
         for purpose, fire in (
             (timers.WAKE, timers.wake),
+            (timers.AUTO, timers.auto),
             (sla.REMIND, sla.remind),
             (sla.BREACH, sla.breach),
         ):

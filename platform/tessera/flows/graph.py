@@ -40,6 +40,7 @@ class Transition:
     roles: tuple[str, ...] = ()
     actions: tuple[dict[str, Any], ...] = ()
     comment: str = "optional"
+    after: str | None = None  # taken by the system this long after the run enters a source
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from tessera.definitions.durations import parse_duration
 
 from . import sla
 from .runtime import END, WAIT, Outcome, Visit, follow
-from .timers import WAKE
+from .timers import AUTO, WAKE
 
 
 class NodeType:
@@ -42,7 +42,22 @@ class StateNode(NodeType):
         if config.get("final"):
             return END
         sla.arm(visit, config.get("sla", []))
+        _arm_automatic(visit)
         return WAIT
+
+
+def _arm_automatic(visit: Visit) -> None:
+    """Timers for the transitions the system takes after a while (``after``)."""
+    from tessera.timers import service as timers
+
+    for t in visit.flow.transitions_from(visit.node.id):
+        if t.after:
+            timers.schedule(
+                AUTO,
+                visit.now + parse_duration(t.after),
+                owner=visit.run.timer_owner,
+                payload={"run": visit.run.pk, "visit": visit.number, "transition": t.name},
+            )
 
 
 class WaitNode(NodeType):

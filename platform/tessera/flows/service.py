@@ -122,18 +122,35 @@ def transition(
     chosen = flow.transitions.get(name)
     if chosen is None:
         raise _refusal("$.transition", "unknown", f"{flow.key} has no transition {name!r}")
-    if run.node not in chosen.sources:
-        raise _refusal("$.transition", "not_available", f"{name!r} does not leave {run.node!r}")
     if not _allowed(chosen, actor):
         raise _refusal("$.actor", "forbidden", f"{name!r} is for {', '.join(chosen.roles)} only")
     if chosen.comment == "required" and not comment.strip():
         raise _refusal("$.comment", "required", f"{name!r} needs a comment")
+    return take(run, flow, chosen, actor=actor, fields=fields, comment=comment)
+
+
+def take(
+    run: Run,
+    flow: Flow,
+    chosen: Transition,
+    *,
+    actor: Any = None,
+    fields: dict[str, Any] | None = None,
+    comment: str = "",
+    kind: str = StepKind.TRANSITION,
+) -> Run:
+    """Move a locked, active run along ``chosen``: fields, guard, exit, actions, entry."""
+    fields = fields or {}
+    if run.node not in chosen.sources:
+        raise _refusal(
+            "$.transition", "not_available", f"{chosen.name!r} does not leave {run.node!r}"
+        )
     record = Record.objects.select_for_update().get(pk=run.subject_id)
     _check_fields(chosen, fields, record.data)
     if fields:
-        record = _write_fields(record, fields, actor, comment or name)
+        record = _write_fields(record, fields, actor, comment or chosen.name)
     if chosen.guard is not None and not evaluate(chosen.guard, record):
-        raise _refusal("$.guard", "guard", f"the record does not meet the guard of {name!r}")
+        raise _refusal("$.guard", "guard", f"the record does not meet the guard of {chosen.name!r}")
     _leave(run, flow, chosen, actor)
     return runtime.enter(
         run,
@@ -141,8 +158,8 @@ def transition(
         chosen.target,
         actor=actor,
         step={
-            "kind": StepKind.TRANSITION,
-            "transition": name,
+            "kind": kind,
+            "transition": chosen.name,
             "comment": comment,
             "data": {"fields": sorted(fields)},
         },
@@ -168,6 +185,9 @@ def _write_fields(record: Record, fields: dict[str, Any], actor: Any, comment: s
 
 
 def _leave(run: Run, flow: Flow, chosen: Transition, actor: Any) -> None:
+    from tessera.timers import service as timers
+
+    timers.cancel(run.timer_owner)  # the state's own timers (automatic moves); SLAs settle
     visit = run.visits
     state = flow.nodes[run.node]
     runtime.run_actions(

@@ -93,6 +93,8 @@ def check(body: dict[str, Any], key: str) -> list[FieldError]:
                 errors += exc.errors
         for i, field in enumerate(t.get("required_fields", [])):
             field_error(f"{base}.required_fields[{i}]", field, None, "")
+        if "after" in t:
+            errors += _after(t, base)
         for i, role in enumerate(t.get("roles", [])):
             if not role.strip():
                 errors.append(FieldError(f"{base}.roles[{i}]", "empty", "a role names a group"))
@@ -142,6 +144,19 @@ def _actions(actions: list[dict[str, Any]], path: str, object_key: str) -> list[
     for i, action in enumerate(actions):
         errors += outbox.check(action, object_key=object_key, path=f"{path}[{i}]")
     return errors
+
+
+def _after(t: dict[str, Any], base: str) -> list[FieldError]:
+    try:
+        parse_duration(t["after"])
+    except ValueError as exc:
+        return [FieldError(f"{base}.after", "duration", str(exc))]
+    if t.get("required_fields"):
+        message = "an automatic transition cannot ask a person for fields"
+        return [FieldError(f"{base}.required_fields", "automatic", message)]
+    if t.get("comment") == "required":
+        return [FieldError(f"{base}.comment", "automatic", "nobody writes an automatic comment")]
+    return []
 
 
 def _sla(rule, path, states, field_error, object_key) -> list[FieldError]:
@@ -228,6 +243,7 @@ def compile_workflow(definition: Definition) -> Flow:
             roles=tuple(t.get("roles", [])),
             actions=tuple(t.get("actions", [])),
             comment=t.get("comment", "optional"),
+            after=t.get("after"),
         )
         for name, t in body.get("transitions", {}).items()
     }
