@@ -46,9 +46,7 @@ FIELDS = {
 
 def allowed(role: str, obj: str, field: str) -> bool:
     rights = ROLES[role].get(obj)
-    return rights is not None and (
-        "*" in rights["read_fields"] or field in rights["read_fields"]
-    )
+    return rights is not None and ("*" in rights["read_fields"] or field in rights["read_fields"])
 
 
 @pytest.fixture
@@ -77,7 +75,9 @@ def matrix(live_server, publish_object, django_user_model):
         {"name": "Mine", "email": "mine@example.com", "city": "Hangzhou", "points": 5},
         actor=users["support"],
     )
-    records.create("order", {"customer": hidden.pk, "total": 3, "placed_at": "2031-02-03T00:00:00Z"})
+    records.create(
+        "order", {"customer": hidden.pk, "total": 3, "placed_at": "2031-02-03T00:00:00Z"}
+    )
     records.create("order", {"customer": mine.pk, "total": 4, "placed_at": "2024-01-01T00:00:00Z"})
     tokens = {role: make_token(user) for role, user in users.items()}
 
@@ -139,7 +139,9 @@ def test_matrix(matrix, role):
             no_secret(text, role, obj)
             assert ("permission_denied" in codes(out)) == (not ok), (where, out)
             # order by
-            out, text = post(role, f"{{ {many[obj]}(orderBy: [{field}_DESC]) {{ nodes {{ id }} }} }}")
+            out, text = post(
+                role, f"{{ {many[obj]}(orderBy: [{field}_DESC]) {{ nodes {{ id }} }} }}"
+            )
             assert ("permission_denied" in codes(out)) == (not ok), (where, out)
             # aggregate: grouped by the field
             out, text = post(role, f"{{ {obj}Aggregate(groupBy: {field}) {{ key count }} }}")
@@ -171,11 +173,14 @@ def test_relations_do_not_leak(matrix):
     # analyst reads every order, but an order's customer outside its rows is null
     out, text = post("analyst", "{ orders { nodes { total customer { name city } } } }")
     customers = [n["customer"] for n in out["data"]["orders"]["nodes"]]
-    assert sorted(customers, key=json.dumps) == sorted([None, {"name": "Mine", "city": "Hangzhou"}], key=json.dumps)
+    assert sorted(customers, key=json.dumps) == sorted(
+        [None, {"name": "Mine", "city": "Hangzhou"}], key=json.dumps
+    )
     assert "Secretville" not in text
     # sales may not read placed_at: not through a relation filter from customers either
     out, _ = post(
-        "sales", '{ customers(filter: {orders: {where: {placed_at: {after: "2030-01-01"}}}}) { totalCount } }'
+        "sales",
+        '{ customers(filter: {orders: {where: {placed_at: {after: "2030-01-01"}}}}) { totalCount } }',
     )
     assert "permission_denied" in codes(out)
     # support has no right on orders: the reverse relation is refused
@@ -183,7 +188,8 @@ def test_relations_do_not_leak(matrix):
     assert "permission_denied" in codes(out)
     # a raw condition cannot reach a denied field either
     out, _ = post(
-        "sales", '{ customers(condition: {field: "email", op: "contains", value: "secret"}) { totalCount } }'
+        "sales",
+        '{ customers(condition: {field: "email", op: "contains", value: "secret"}) { totalCount } }',
     )
     assert "permission_denied" in codes(out) and "errors" in out
 
@@ -196,14 +202,20 @@ def test_mutations_write_only_granted_fields(matrix):
     out, _ = post("sales", update, {"id": hidden.pk, "input": {"points": 9}})
     assert out["data"]["updateCustomer"] == {"record": {"points": 9}, "errors": []}
     out, text = post("sales", update, {"id": hidden.pk, "input": {"email": "x@example.com"}})
-    assert out["data"]["updateCustomer"]["errors"] == [{"path": "$.email", "code": "permission_denied"}]
+    assert out["data"]["updateCustomer"]["errors"] == [
+        {"path": "$.email", "code": "permission_denied"}
+    ]
     out, _ = post("support", update, {"id": rows["mine"].pk, "input": {"points": 9}})
     assert "permission_denied" in codes(out)
     create = """mutation($input: OrderInput!) { createOrder(input: $input) {
         record { total } errors { path code } } }"""
     out, _ = post("analyst", create, {"input": {"customer": rows["mine"].pk, "total": 8}})
     assert out["data"]["createOrder"] == {"record": {"total": 8}, "errors": []}
-    out, _ = post("analyst", create, {"input": {"customer": rows["mine"].pk, "total": 8, "status": "paid"}})
-    assert out["data"]["createOrder"]["errors"] == [{"path": "$.status", "code": "permission_denied"}]
+    out, _ = post(
+        "analyst", create, {"input": {"customer": rows["mine"].pk, "total": 8, "status": "paid"}}
+    )
+    assert out["data"]["createOrder"]["errors"] == [
+        {"path": "$.status", "code": "permission_denied"}
+    ]
     out, _ = post("sales", create, {"input": {"customer": rows["mine"].pk, "total": 8}})
     assert "permission_denied" in codes(out)

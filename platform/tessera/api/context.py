@@ -25,6 +25,7 @@ class RequestContext:
             raise api_error("scope", f"this token lacks the {scope!r} scope")
 
     def require(self, object_key: str, action: str) -> None:
+        self.check_deadline()
         self.require_scope("read" if action == "read" else "write")
         if not self.policy.can(object_key, action):
             raise denied(f"{action} {object_key} records")

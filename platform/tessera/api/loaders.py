@@ -63,6 +63,7 @@ def forward(
     batch = _batch_of(record)
     key = ("forward", field)
     if key not in batch.cache:
+        ctx.check_deadline()
         ids: set[int] = set()
         for sibling in batch.records:
             value = sibling.data.get(field)
@@ -95,6 +96,7 @@ def reverse(
     batch = _batch_of(record)
     key = ("reverse", source, field, args_key)
     if key not in batch.cache:
+        ctx.check_deadline()
         batch.cache[key] = _reverse_pages(
             batch, source, field, ctx, names, size, offset, order, narrow
         )
