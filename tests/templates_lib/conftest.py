@@ -74,11 +74,10 @@ def shop_copy(tmp_path) -> Callable[[str], Path]:
 
 
 def edit_json(path: Path, change: Callable[[Any], Any]) -> None:
+    """Change a JSON file in place: ``change`` mutates the document (its result is ignored)."""
     document = read_json(path)
-    result = change(document)
-    path.write_text(
-        json.dumps(document if result is None else result, ensure_ascii=False, indent=2)
-    )
+    change(document)
+    path.write_text(json.dumps(document, ensure_ascii=False, indent=2))
 
 
 def database_state() -> dict[str, Any]:
