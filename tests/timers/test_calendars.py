@@ -275,8 +275,10 @@ def test_adding_working_time_then_measuring_it_gives_it_back(calendar, start, sp
 def test_more_working_time_never_ends_earlier(calendar, start, a, b):
     low, high = sorted((a, b))
     assert calendar.add(start, low) <= calendar.add(start, high)
-    # adding in two steps is adding once
-    assert calendar.add(calendar.add(start, low), high - low) == calendar.add(start, high)
+    # adding in two steps is adding once (a zero second step would move a deadline that
+    # fell on a closing time to the next opening: PT0S counts from an opening too)
+    if high > low:
+        assert calendar.add(calendar.add(start, low), high - low) == calendar.add(start, high)
 
 
 @settings(max_examples=200, deadline=None)

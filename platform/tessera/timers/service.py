@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db import connections, router, transaction
+from django.db.models import QuerySet
 from django.db.transaction import TransactionManagementError
 from django.utils import timezone
 
@@ -120,21 +121,32 @@ def cancel(owner: str, *, purpose: str | None = None) -> int:
     return timers.delete()[0]
 
 
-def claim(*, limit: int, now: dt.datetime | None = None) -> list[Timer]:
-    """Lock and return up to ``limit`` due pending timers, earliest first.
+def claim(*, limit: int, now: dt.datetime | None = None) -> list[int]:
+    """Lock up to ``limit`` due pending timers, earliest first; returns their ids.
 
     Must run inside a transaction, which holds the locks until it ends: other claimers skip
-    these rows (PostgreSQL) or wait for the write lock (SQLite).
+    these rows (PostgreSQL) or wait for the write lock (SQLite). Only ids travel here, as in
+    a hand-written ``SELECT id … FOR UPDATE SKIP LOCKED``; ``load`` reads the rows to fire.
     """
     conn = _connection()
     if not conn.in_atomic_block:
         raise TransactionManagementError("timers are claimed inside a transaction")
-    now = timezone.now() if now is None else now
-    return list(
+    query = claim_query(limit=limit, now=timezone.now() if now is None else now)
+    return list(query.values_list("id", flat=True))
+
+
+def claim_query(*, limit: int, now: dt.datetime) -> QuerySet[Timer]:
+    """The claiming query: a range scan of the partial index ``timer_due``, rows locked."""
+    return (
         Timer.objects.select_for_update(skip_locked=True)
         .filter(status=TimerStatus.PENDING, due_at__lte=now)
         .order_by("due_at", "id")[:limit]
     )
+
+
+def load(ids: list[int]) -> list[Timer]:
+    """The claimed timers (locked by this transaction), in firing order."""
+    return list(Timer.objects.filter(pk__in=ids).order_by("due_at", "id")) if ids else []
 
 
 def due_count(*, cap: int, now: dt.datetime | None = None) -> int:
@@ -165,7 +177,7 @@ def _fire_one_batch(size: int, now: dt.datetime | None) -> Outcome:
     outcome = Outcome()
     max_attempts = timer_settings()["max_attempts"]
     with transaction.atomic():
-        claimed = claim(limit=size, now=now)
+        claimed = load(claim(limit=size, now=now))
         outcome.claimed = len(claimed)
         at = timezone.now() if now is None else now
         done = []
