@@ -33,6 +33,7 @@ from tessera.definitions.cache import RevisionCache, published
 from tessera.definitions.durations import parse_duration
 from tessera.definitions.errors import FieldError, ValidationFailed, json_path
 from tessera.definitions.kinds import KindHandler
+from tessera.definitions.meta import meta_errors
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 DAY_MINUTES = 24 * 60
@@ -221,8 +222,6 @@ class BusinessCalendar:
     @classmethod
     def from_body(cls, body: dict[str, Any], *, key: str | None = None) -> BusinessCalendar:
         """A calendar from a definition body; ValidationFailed (with paths) if it is wrong."""
-        from tessera.definitions.meta import meta_errors
-
         errors = meta_errors("calendar", body) or calendar_errors(body)
         if errors:
             raise ValidationFailed(errors)
