@@ -9,6 +9,7 @@ from __future__ import annotations
 from tessera.plugins import Registries
 
 from .colour import ColourField
+from .points import AwardPoints
 
 __all__ = ["ColourField", "register"]
 
@@ -16,3 +17,4 @@ __all__ = ["ColourField", "register"]
 def register(registries: Registries) -> None:
     """Add this plugin's items to Tessera's registries."""
     registries.field_types.register(ColourField())
+    registries.actions.register(AwardPoints())
