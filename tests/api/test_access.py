@@ -38,7 +38,7 @@ def test_tokens_are_stored_hashed_scoped_and_revocable(url, admin):
     gone = post(url, {"query": QUERY}, raw)
     assert gone.status_code == 401
     assert gone.json()["errors"][0]["extensions"]["code"] == "unauthenticated"
-    old, stale = tokens.issue(admin, "old", expires_at=timezone.now() - dt.timedelta(seconds=1))
+    old, _stale = tokens.issue(admin, "old", expires_at=timezone.now() - dt.timedelta(seconds=1))
     assert post(url, {"query": QUERY}, old).status_code == 401
     assert post(url, {"query": QUERY}, "tsr_made-up").status_code == 401
     basic = post(url, {"query": QUERY}, headers={"Authorization": "Basic cm9vdDpwdw=="})
@@ -81,7 +81,8 @@ def test_sessions_need_the_csrf_token_to_post(live_server, url, admin):
     minted = browser.post(
         url,
         json={
-            "query": 'mutation { createAccessToken(name: "cli", scopes: ["read"]) { token errors { code } } }'
+            "query": 'mutation { createAccessToken(name: "cli", scopes: ["read"]) '
+            "{ token errors { code } } }"
         },
         headers=headers,
         timeout=30,

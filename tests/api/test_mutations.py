@@ -93,7 +93,8 @@ def test_definitions_save_validate_diff_publish(shop, gql, admin_token):
     saved = gql(DRAFT, {"body": body}, token=admin_token)["data"]["saveDefinitionDraft"]
     assert saved["definition"] == {"key": "ticket", "version": 1, "status": "draft"}
     valid = gql(
-        'mutation($b: JSON!) { validateDefinition(kind: OBJECT, key: "ticket", body: $b) { ok errors { path } } }',
+        'mutation($b: JSON!) { validateDefinition(kind: OBJECT, key: "ticket", body: $b) '
+        "{ ok errors { path } } }",
         {"b": body},
         token=admin_token,
     )
@@ -101,13 +102,15 @@ def test_definitions_save_validate_diff_publish(shop, gql, admin_token):
     diff = gql('{ definitionDiff(kind: OBJECT, key: "ticket") { path op } }', token=admin_token)
     assert {"path": "$.properties", "op": "added"} in diff["data"]["definitionDiff"]
     published = gql(
-        'mutation { publishDefinition(kind: OBJECT, key: "ticket") { definition { status } errors { code } } }',
+        'mutation { publishDefinition(kind: OBJECT, key: "ticket") '
+        "{ definition { status } errors { code } } }",
         token=admin_token,
     )
     assert published["data"]["publishDefinition"]["definition"] == {"status": "published"}
     # the next request sees the new type
     created = gql(
-        'mutation { createTicket(input: {subject: "Broken lid"}) { record { subject } errors { path } } }',
+        'mutation { createTicket(input: {subject: "Broken lid"}) '
+        "{ record { subject } errors { path } } }",
         token=admin_token,
     )
     assert created["data"]["createTicket"]["record"] == {"subject": "Broken lid"}

@@ -1,4 +1,4 @@
-"""The permission matrix, over real HTTP: 3 roles × 2 objects × allowed and denied fields ×
+"""The permission matrix, over real HTTP: 3 roles x 2 objects x allowed and denied fields x
 query, filter, order-by, aggregate, relation and mutation. A denied field is null with an
 error or refused outright, and its values never appear anywhere in a response."""
 
@@ -115,7 +115,7 @@ def no_secret(text: str, role: str, obj: str) -> None:
 
 @pytest.mark.parametrize("role", list(ROLES))
 def test_matrix(matrix, role):
-    post, rows = matrix
+    post, _rows = matrix
     many = {"customer": "customers", "order": "orders"}
     for obj, fields in FIELDS.items():
         object_ok = obj in ROLES[role]
@@ -169,7 +169,7 @@ def test_rows_own_and_condition_rules(matrix):
 
 
 def test_relations_do_not_leak(matrix):
-    post, rows = matrix
+    post, _rows = matrix
     # analyst reads every order, but an order's customer outside its rows is null
     out, text = post("analyst", "{ orders { nodes { total customer { name city } } } }")
     customers = [n["customer"] for n in out["data"]["orders"]["nodes"]]
@@ -180,7 +180,8 @@ def test_relations_do_not_leak(matrix):
     # sales may not read placed_at: not through a relation filter from customers either
     out, _ = post(
         "sales",
-        '{ customers(filter: {orders: {where: {placed_at: {after: "2030-01-01"}}}}) { totalCount } }',
+        '{ customers(filter: {orders: {where: {placed_at: {after: "2030-01-01"}}}}) '
+        "{ totalCount } }",
     )
     assert "permission_denied" in codes(out)
     # support has no right on orders: the reverse relation is refused
@@ -189,7 +190,8 @@ def test_relations_do_not_leak(matrix):
     # a raw condition cannot reach a denied field either
     out, _ = post(
         "sales",
-        '{ customers(condition: {field: "email", op: "contains", value: "secret"}) { totalCount } }',
+        '{ customers(condition: {field: "email", op: "contains", value: "secret"}) '
+        "{ totalCount } }",
     )
     assert "permission_denied" in codes(out) and "errors" in out
 
@@ -197,11 +199,12 @@ def test_relations_do_not_leak(matrix):
 def test_mutations_write_only_granted_fields(matrix):
     post, rows = matrix
     hidden = rows["hidden"]
-    update = """mutation($id: ID!, $input: CustomerInput!) { updateCustomer(id: $id, version: 1, input: $input) {
-        record { points } errors { path code } } }"""
+    update = """mutation($id: ID!, $input: CustomerInput!) {
+        updateCustomer(id: $id, version: 1, input: $input) {
+          record { points } errors { path code } } }"""
     out, _ = post("sales", update, {"id": hidden.pk, "input": {"points": 9}})
     assert out["data"]["updateCustomer"] == {"record": {"points": 9}, "errors": []}
-    out, text = post("sales", update, {"id": hidden.pk, "input": {"email": "x@example.com"}})
+    out, _text = post("sales", update, {"id": hidden.pk, "input": {"email": "x@example.com"}})
     assert out["data"]["updateCustomer"]["errors"] == [
         {"path": "$.email", "code": "permission_denied"}
     ]
