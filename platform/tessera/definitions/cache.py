@@ -7,12 +7,42 @@ drops what it compiled before. The cost is one indexed single-row read per looku
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any, TypeVar
 
 from .models import Definition, DefinitionsRevision, Status
 
 T = TypeVar("T")
+
+# The revision one operation (a transition, a record write) reads once and keeps: a step
+# that looks up five compiled things needs one revision read, not five, and sees one
+# consistent set of definitions even if a publish commits halfway through it.
+_pinned: ContextVar[tuple[int, str] | None] = ContextVar("tessera_revision", default=None)
+
+
+def current_revision() -> tuple[int, str]:
+    return _pinned.get() or DefinitionsRevision.cache_key()
+
+
+@contextmanager
+def one_revision() -> Iterator[None]:
+    """Read the definitions revision once for everything inside the block (nests freely)."""
+    if _pinned.get() is not None:
+        yield
+        return
+    token = _pinned.set(DefinitionsRevision.cache_key())
+    try:
+        yield
+    finally:
+        _pinned.reset(token)
+
+
+def revision_bumped(key: tuple[int, str]) -> None:
+    """A publish inside a pinned block: what follows in it must see the new revision."""
+    if _pinned.get() is not None:
+        _pinned.set(key)
 
 
 class RevisionCache:
@@ -24,7 +54,7 @@ class RevisionCache:
         self._lock = threading.Lock()
 
     def get(self, key: Any, compute: Callable[[], T]) -> T:
-        revision = DefinitionsRevision.cache_key()
+        revision = current_revision()
         with self._lock:
             if revision != self._revision:
                 self._values.clear()

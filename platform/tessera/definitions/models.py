@@ -118,4 +118,7 @@ class DefinitionsRevision(models.Model):
         obj, _ = cls.objects.get_or_create(pk=1)
         cls.objects.filter(pk=1).update(revision=F("revision") + 1, token=uuid.uuid4().hex)
         obj.refresh_from_db()
+        from .cache import revision_bumped
+
+        revision_bumped((obj.revision, obj.token))
         return obj.revision

@@ -49,18 +49,21 @@ class Visit:
     node: Node
     actor: Any = None
     now: dt.datetime = field(default_factory=timezone.now)
+    subject: Record | None = None  # the record as this step last wrote or read it
 
     @property
     def number(self) -> int:
         return self.run.visits
 
     def record(self) -> Record:
-        return Record.objects.get(pk=self.run.subject_id)
+        if self.subject is None:
+            self.subject = Record.objects.get(pk=self.run.subject_id)
+        return self.subject
 
     def set_fields(self, changes: dict[str, Any], comment: str = "") -> Record:
         """Write fields of the subject record as part of this step (validated, versioned)."""
         record = Record.objects.select_for_update().get(pk=self.run.subject_id)
-        return update_record(
+        self.subject = update_record(
             record.object_key,
             record.pk,
             changes,
@@ -68,6 +71,7 @@ class Visit:
             actor=self.actor,
             comment=comment or f"{self.flow.kind} {self.flow.key}: {self.node.id}",
         )
+        return self.subject
 
     def run_actions(self, actions: list[dict[str, Any]] | tuple, phase: str) -> None:
         run_actions(self.run, self.flow, actions, key=f"{self.number}:{phase}", actor=self.actor)
@@ -116,6 +120,7 @@ def enter(
     *,
     actor: Any = None,
     step: dict[str, Any] | None = None,
+    record: Record | None = None,
 ) -> Run:
     """Move ``run`` into ``node_id`` and on through automatic nodes until one waits or ends.
 
@@ -132,7 +137,9 @@ def enter(
         run.node = node_id
         run.visits += 1
         record_step(run, from_node=from_node, to_node=node_id, actor=actor, **step)
-        outcome = node_types.get(node.type).enter(Visit(run, flow, node, actor=actor))
+        visit = Visit(run, flow, node, actor=actor, subject=record)
+        outcome = node_types.get(node.type).enter(visit)
+        record = None  # actions may have written it since: the next node reads it afresh
         if outcome.end:
             return finish(run, RunStatus.COMPLETED, actor=actor)
         if outcome.wait:

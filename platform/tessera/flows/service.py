@@ -15,7 +15,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from tessera.conditions.evaluate import evaluate
-from tessera.definitions.cache import published_keys
+from tessera.definitions.cache import one_revision, published_keys
 from tessera.definitions.errors import FieldError, ValidationFailed
 from tessera.records.models import Record
 from tessera.records.service import VersionConflict as RecordVersionConflict
@@ -28,6 +28,7 @@ from .graph import Flow, Transition, load
 from .models import Run, RunStatus, Step, StepKind
 
 
+@one_revision()
 @transaction.atomic
 def start(workflow_key: str, record_id: int, *, actor: Any = None, kind: str = "workflow") -> Run:
     """Start a run of the published version for a record; the run enters the initial node."""
@@ -99,6 +100,7 @@ def _check_fields(transition: Transition, fields: dict[str, Any], data: dict[str
         raise TransitionRefused(errors)
 
 
+@one_revision()
 @transaction.atomic
 def transition(
     run_id: int,
@@ -147,8 +149,13 @@ def take(
         )
     record = Record.objects.select_for_update().get(pk=run.subject_id)
     _check_fields(chosen, fields, record.data)
-    if fields:
-        record = _write_fields(record, fields, actor, comment or chosen.name)
+    changes = dict(fields)
+    # The state field moves in the same write as the person's fields: one record version.
+    target, state_field = flow.nodes[chosen.target], flow.options.get("state_field")
+    if state_field and target.type == "state" and record.data.get(state_field) != target.id:
+        changes[state_field] = target.id
+    if changes:
+        record = _write_fields(record, changes, actor, comment or chosen.name)
     if chosen.guard is not None and not evaluate(chosen.guard, record):
         raise _refusal("$.guard", "guard", f"the record does not meet the guard of {chosen.name!r}")
     _leave(run, flow, chosen, actor)
@@ -157,6 +164,7 @@ def take(
         flow,
         chosen.target,
         actor=actor,
+        record=record,
         step={
             "kind": kind,
             "transition": chosen.name,

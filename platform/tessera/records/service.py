@@ -194,16 +194,18 @@ def update(
     old = record.data
     merged = {k: v for k, v in {**old, **changes}.items() if v is not None}
     definition, merged = _validate(object_key, merged, exclude=record.pk)
-    updated = Record.objects.filter(pk=record.pk, version=version).update(
-        data=merged,
-        version=version + 1,
-        schema_version=definition.version,
-        updated_by=actor,
-        updated_at=timezone.now(),
-    )
+    values = {
+        "data": merged,
+        "version": version + 1,
+        "schema_version": definition.version,
+        "updated_by": actor,
+        "updated_at": timezone.now(),
+    }
+    updated = Record.objects.filter(pk=record.pk, version=version).update(**values)
     if updated != 1:  # only reachable where row locks are not taken
         raise VersionConflict(record_id, version, version + 1)
-    record.refresh_from_db()
+    for name, value in values.items():  # what the row now holds, without reading it back
+        setattr(record, name, value)
     record_change(record, "update", old, merged, actor=actor, comment=comment)
     rollups.after_write(object_key, old, merged)
     observers.records_changed(object_key, [observers.Write(record.pk, "update", old, merged)])
