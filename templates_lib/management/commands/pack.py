@@ -38,13 +38,15 @@ class Bar:
         self.task = None
 
     def __enter__(self) -> Bar:
-        self.progress.start()
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self.progress.stop()
+        if self.task is not None:
+            self.progress.stop()
 
     def start(self, label: str, total: int | None) -> None:
+        if self.task is None:
+            self.progress.start()  # drawn only when there is something to count
         self.task = self.progress.add_task(label, total=total)
 
     def advance(self, count: int = 1) -> None:
