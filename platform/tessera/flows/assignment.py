@@ -27,8 +27,9 @@ def round_robin(run: Run, rule: dict[str, Any]) -> Any:
     members = _members(rule["group"])
     if not members:
         return None
-    cursor, _ = AssignmentCursor.objects.get_or_create(flow_key=run.flow_key, group=rule["group"])
-    cursor = AssignmentCursor.objects.select_for_update().get(pk=cursor.pk)
+    cursor, _ = AssignmentCursor.objects.select_for_update().get_or_create(
+        flow_key=run.flow_key, group=rule["group"]
+    )
     after = [m for m in members if cursor.last_user_id is None or m.pk > cursor.last_user_id]
     chosen = (after or members)[0]
     cursor.last_user_id = chosen.pk
@@ -79,15 +80,25 @@ STRATEGIES: dict[str, Strategy] = {
 }
 
 
-def assign(run: Run, rule: dict[str, Any], *, actor: Any = None, reason: str = "") -> Any:
-    """Choose an assignee by ``rule`` and record it on the run, the record and in history."""
+def assign(
+    run: Run,
+    rule: dict[str, Any],
+    *,
+    actor: Any = None,
+    reason: str = "",
+    write_record: bool = True,
+) -> Any:
+    """Choose an assignee by ``rule`` and record it on the run, the record and in history.
+
+    ``write_record=False``: the caller writes ``rule["field"]`` itself, with other changes.
+    """
     from .runtime import record_step
 
     chosen = STRATEGIES[rule["strategy"]](run, rule)
     previous = run.assignee_id
     run.assignee = chosen
     run.save(update_fields=["assignee", "updated_at"])
-    if rule.get("field"):
+    if rule.get("field") and write_record:
         from tessera.records.models import Record
         from tessera.records.service import update
 

@@ -56,9 +56,29 @@ def start(workflow_key: str, record_id: int, *, actor: Any = None, kind: str = "
         node="",
         started_by=actor if getattr(actor, "pk", None) else None,
     )
-    if flow.options.get("assignment"):
-        assign(run, flow.options["assignment"], actor=actor, reason="assigned at start")
-    return runtime.enter(run, flow, flow.start, actor=actor, step={"kind": StepKind.START})
+    # The assignee and the state land on the record in one write, one record version.
+    changes: dict[str, Any] = {}
+    rule = flow.options.get("assignment")
+    if rule:
+        chosen = assign(run, rule, actor=actor, reason="assigned at start", write_record=False)
+        if rule.get("field"):
+            changes[rule["field"]] = chosen.get_username() if chosen else None
+    state_field, first = flow.options.get("state_field"), flow.nodes[flow.start]
+    if state_field and first.type == "state":
+        changes[state_field] = first.id
+    changes = {k: v for k, v in changes.items() if record.data.get(k) != v}
+    if changes:
+        record = update_record(
+            record.object_key,
+            record.pk,
+            changes,
+            version=record.version,
+            actor=actor,
+            comment=f"{kind} {workflow_key} started",
+        )
+    return runtime.enter(
+        run, flow, flow.start, actor=actor, step={"kind": StepKind.START}, record=record
+    )
 
 
 def start_for_new_records(object_key: str, record_ids: list[int]) -> list[Run]:

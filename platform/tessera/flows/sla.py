@@ -58,7 +58,8 @@ def arm(visit: Visit, rules: list[dict[str, Any]]) -> None:
     clocks = run.data.setdefault("sla", {})
     for rule in rules:
         name = rule["name"]
-        timers.cancel(owner(run, name))
+        if name in clocks:  # re-entering the state restarts its clock
+            timers.cancel(owner(run, name))
         due, remind = deadlines(rule, visit.now, visit.flow.options.get("calendar"))
         payload = {"run": run.pk, "sla": name, "visit": visit.number, "state": visit.node.id}
         timers.schedule(BREACH, due, owner=owner(run, name), payload=payload)

@@ -13,7 +13,7 @@ from typing import Any
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from tessera.definitions.cache import published
+from tessera.definitions.cache import one_revision, published
 from tessera.definitions.errors import FieldError, ValidationFailed, json_path
 from tessera.definitions.fields.base import SqlType
 from tessera.definitions.service import KEY
@@ -146,6 +146,7 @@ def _save(record: Record, **kwargs) -> None:
         ) from exc
 
 
+@one_revision()
 @transaction.atomic
 def create(object_key: str, data: Any, *, actor=None, comment: str = "") -> Record:
     definition, data = _validate(object_key, data)
@@ -175,6 +176,7 @@ def _locked(object_key: str | None, record_id: int) -> Record:
     return record
 
 
+@one_revision()
 @transaction.atomic
 def update(
     object_key: str,
@@ -212,6 +214,7 @@ def update(
     return record
 
 
+@one_revision()
 @transaction.atomic
 def delete(object_key: str, record_id: int, *, version: int, actor=None) -> None:
     record = _locked(object_key, record_id)
