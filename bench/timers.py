@@ -47,7 +47,10 @@ from typing import Any
 from urllib.parse import urlparse, urlunparse
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT / "platform"), str(ROOT)]
+# Not bench/ itself: its scripts would shadow packages of the same name (bench/graphql.py).
+sys.path[:] = [str(ROOT / "platform"), str(ROOT)] + [
+    entry for entry in sys.path if Path(entry or ".").resolve() != ROOT / "bench"
+]
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tessera.settings")
 # Production-like: no query log kept per connection (it would grow the workers' memory).
 os.environ.setdefault("DEBUG", "false")
@@ -249,11 +252,13 @@ def worker() -> None:
     go = float(sys.stdin.readline().split()[1])
     time.sleep(max(0.0, go - time.time()))
     fired = 0
-    last_due, last_at = None, None
+    last_due, last_at, first_batch = None, None, None
     while True:
         outcome = service.run_due(limit=batch)
         committed = time.time()
         fired += outcome.fired
+        if first_batch is None:
+            first_batch = rss_mb()
         if latest["due"] is not None and (last_due is None or latest["due"] > last_due):
             last_due, last_at = latest["due"], committed
         if outcome.claimed < batch:
@@ -265,6 +270,7 @@ def worker() -> None:
                 "fired": fired,
                 "finished": finished,
                 "rss_before_mb": before,
+                "rss_first_batch_mb": first_batch,
                 "rss_after_mb": rss_mb(),
                 "last_due": last_due.timestamp() if last_due else None,
                 "last_at": last_at,
@@ -301,6 +307,7 @@ def fire_with(workers: int, due: int, rng: random.Random, round_no: int) -> dict
         with transaction.atomic():
             Timer.objects.filter(due_at__lte=go_at).delete()  # what an earlier round left
             add_due(due, go_at, rng, first_owner=10_000_000 * round_no)
+        go = max(go, time.time())  # never before the due timers are committed
         for proc in procs:
             proc.stdin.write(f"{GO} {go}\n")
             proc.stdin.flush()
@@ -319,6 +326,7 @@ def fire_with(workers: int, due: int, rng: random.Random, round_no: int) -> dict
         "elapsed": elapsed,
         "per_worker": [r["fired"] for r in reports],
         "rss_before": [r["rss_before_mb"] for r in reports],
+        "rss_first_batch": [r["rss_first_batch_mb"] for r in reports],
         "rss_after": [r["rss_after_mb"] for r in reports],
         "lateness": last["last_at"] - last["last_due"],
         "batch": reports[0]["batch"],
@@ -334,6 +342,10 @@ def fire_with(workers: int, due: int, rng: random.Random, round_no: int) -> dict
 def transitions_per_second_per_worker() -> float | None:
     """Transitions taken per second by one worker; None while the flow runtime is not built."""
     return None
+
+
+def mbs(values: list[float]) -> str:
+    return "/".join(f"{value:.1f}" for value in values)
 
 
 def main() -> None:
@@ -374,8 +386,9 @@ def main() -> None:
     for name, result in (("1 worker", one), ("2 workers", two)):
         print(
             f"{name}: {result['rate']:,.0f} timers/s ({result['per_worker']} in "
-            f"{result['elapsed']:.2f}s, batches of {result['batch']}), RSS before "
-            f"{result['rss_before']} MB, after {result['rss_after']} MB, last timer "
+            f"{result['elapsed']:.2f}s, batches of {result['batch']}), RSS MB before "
+            f"{mbs(result['rss_before'])}, after the first batch "
+            f"{mbs(result['rss_first_batch'])}, after all {mbs(result['rss_after'])}; last timer "
             f"{result['lateness']:.2f}s late"
         )
     transitions = transitions_per_second_per_worker()
@@ -385,7 +398,9 @@ def main() -> None:
         f"RESULT timers ratio={ratio:.2f} goal=<={GOAL} claim_ms={claim_ms:.1f} "
         f"select_ms={select_ms:.1f} claim_load_ms={load_ms:.1f} "
         f"fire_rate_1={one['rate']:.0f} fire_rate_2={two['rate']:.0f} "
-        f"rss_before_mb={max(one['rss_before']):.1f} rss_after_mb={max(one['rss_after']):.1f} "
+        f"rss_before_mb={max(one['rss_before']):.1f} "
+        f"rss_first_batch_mb={max(one['rss_first_batch']):.1f} "
+        f"rss_after_mb={max(one['rss_after']):.1f} "
         f"rss_before_2_mb={max(two['rss_before']):.1f} rss_after_2_mb={max(two['rss_after']):.1f} "
         f"lateness_last_s={one['lateness']:.2f} lateness_last_2_s={two['lateness']:.2f} "
         f"transitions_per_s_per_worker={transitions_text} pending={pending} due={due}"
