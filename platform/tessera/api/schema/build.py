@@ -20,7 +20,7 @@ from .. import names
 from ..errors import FieldErrorType
 from ..extensions import extensions
 from ..scalars import JSON
-from . import queries, record_mutations
+from . import flows, queries, record_mutations
 from .objects import ObjectTypes
 from .specs import ObjectSpec, object_spec
 from .static import StaticMutation, StaticQuery
@@ -30,7 +30,7 @@ RESERVED_TYPES = {
     "ValidationPayload", "SegmentPreview", "TokenPayload", "DefinitionKind", "FieldError",
     "PageInfo", "TimelineEntry", "DeletePayload", "DateBucket", "JSON", "Decimal", "BigInt",
     "Date", "DateTime", "TextFilter", "NumberFilter", "BooleanFilter", "DateFilter",
-    "ListFilter", "CountFilter", "WithinInput",
+    "ListFilter", "CountFilter", "WithinInput", "Run", "RunPayload", "AvailableTransition",
 }  # fmt: skip
 
 
@@ -57,8 +57,8 @@ class Build:
             self.types[key] = ObjectTypes(self, spec)
 
     def schema(self) -> graphene.Schema:
-        query: dict[str, Any] = dict(StaticQuery.fields())
-        mutation: dict[str, Any] = dict(StaticMutation.fields())
+        query: dict[str, Any] = {**StaticQuery.fields(), **flows.query_fields()}
+        mutation: dict[str, Any] = {**StaticMutation.fields(), **flows.mutation_fields()}
         for key, spec in self.objects.items():
             types = self.types[key]
             base = names.camel(key)
