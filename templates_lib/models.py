@@ -21,6 +21,9 @@ class InstalledPack(models.Model):
 
     class Meta:
         ordering = ["key"]
+        permissions = [
+            ("manage_packs", "Can plan, install, upgrade, uninstall and export template packs")
+        ]
 
     def __str__(self) -> str:
         return f"{self.key} {self.version}"
