@@ -20,7 +20,9 @@ from graphql import (
     GraphQLSchema,
     InlineFragmentNode,
     IntValueNode,
+    Node,
     OperationDefinitionNode,
+    StringValueNode,
     VariableNode,
     get_named_type,
 )
@@ -142,3 +144,41 @@ def check(
             _error("too_costly", f"the query could resolve {cost} fields; at most {limits.cost}")
         )
     return errors
+
+
+def _bad_text(text: str) -> bool:
+    return "\x00" in text or any("\ud800" <= c <= "\udfff" for c in text)
+
+
+def unstorable_text(document: DocumentNode, variables: Any) -> str | None:
+    """Where a text no database can store (NUL, a lone surrogate) appears, or None.
+
+    Such text would fail deep inside a query or a write; refusing the request up front keeps
+    every resolver from having to know.
+    """
+    stack: list[tuple[Any, str]] = [(variables, "variables")]
+    while stack:
+        value, where = stack.pop()
+        if isinstance(value, str):
+            if _bad_text(value):
+                return where
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                if isinstance(key, str) and _bad_text(key):
+                    return where
+                stack.append((item, f"{where}.{key}"))
+        elif isinstance(value, list):
+            stack.extend((item, f"{where}[{i}]") for i, item in enumerate(value))
+    nodes: list[Any] = list(document.definitions)
+    while nodes:
+        node = nodes.pop()
+        if isinstance(node, StringValueNode) and _bad_text(node.value):
+            loc = node.loc
+            return f"the query at offset {loc.start if loc else '?'}"
+        for key in getattr(node, "keys", ()):
+            child = getattr(node, key, None)
+            if isinstance(child, Node):
+                nodes.append(child)
+            elif isinstance(child, (list, tuple)):
+                nodes.extend(c for c in child if isinstance(c, Node))
+    return None

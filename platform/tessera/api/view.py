@@ -173,6 +173,11 @@ def _run(schema, payload: dict[str, Any], ctx: RequestContext, method: str, limi
         document = parse(query, max_tokens=limits.tokens)
     except GraphQLError as exc:
         raise RequestRefused(400, [_formatted(exc)]) from None
+    bad_text = limiting.unstorable_text(document, variables)
+    if bad_text:
+        raise RequestRefused(
+            400, [_error("invalid_text", f"{bad_text} holds NUL or an unpaired surrogate")]
+        )
     if limiting.count_aliases(document) > limits.aliases:
         raise RequestRefused(400, [_error("too_many_aliases", f"at most {limits.aliases} aliases")])
     rules = list(specified_rules)
