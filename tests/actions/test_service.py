@@ -147,6 +147,20 @@ def test_the_shape_of_an_action_is_checked(shop):
         ),
         ({"type": "webhook", "params": {"url": "ftp://example.com/x"}}, ("url", "url")),
         (
+            {
+                "type": "webhook",
+                "params": {"url": "http://e.com", "headers": {"X-A": "1\r\nX-B: 2"}},
+            },
+            ("headers['X-A']", "pattern"),
+        ),
+        (
+            {
+                "type": "send_email",
+                "params": {"to": "email", "from": "a@b.c\nBcc: x@y.z", "subject": "s", "body": "b"},
+            },
+            ("from", "pattern"),
+        ),
+        (
             {"type": "webhook", "params": {"url": "http://example.com", "method": "GET"}},
             ("method", "enum"),
         ),
@@ -420,10 +434,14 @@ def test_the_tick_step_is_registered():
 
 
 def test_broker_down_at_dispatch_then_the_tick_delivers(
-    li, monkeypatch, caplog, http_server, django_capture_on_commit_callbacks
+    li, monkeypatch, caplog, http_server, django_capture_on_commit_callbacks, settings
 ):
     """The broker is a real Redis URL on a port where nothing listens: publishing fails."""
+    monkeypatch.delenv("CELERY_BROKER_URL", raising=False)  # Celery prefers it to broker=
     down = Celery("broker-down", broker=f"redis://127.0.0.1:{free_port()}/0", set_as_current=False)
+    assert down.conf.broker_url.startswith("redis://127.0.0.1:") and down.conf.broker_url != (
+        settings.CELERY_BROKER_URL
+    )
     monkeypatch.setattr(
         dispatch,
         "publish",

@@ -13,6 +13,7 @@ receiver, the ``sent`` mark did not commit); the repeat carries the same deliver
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 import signal
 import time
@@ -56,6 +57,30 @@ def actions_env(celery_env, monkeypatch):
         proc.stop()
     client.close()
     _delete_queue(env)
+    _clean_redis(env)
+
+
+def _clean_redis(env) -> None:
+    """Leave nothing of this test on a shared Redis broker.
+
+    A fresh connection's ``queue_delete`` knows no bindings and deletes nothing there, so the
+    queue's lists (with the duplicate messages the tick sent) go by name; a killed worker's
+    unacked messages would come back onto the queue after an hour, so they go too.
+    """
+    if not env.broker_url.startswith(("redis://", "rediss://")):
+        return
+    import redis
+
+    client = redis.Redis.from_url(env.broker_url)
+    client.delete(env.queue)
+    for pattern in (f"{env.queue}\x06\x16*", f"_kombu.binding*.{env.queue}"):
+        for key in client.scan_iter(pattern):
+            client.delete(key)
+    for tag, raw in client.hgetall("unacked").items():
+        if json.loads(raw)[2] == env.queue:  # [message, exchange, routing key]
+            client.hdel("unacked", tag)
+            client.zrem("unacked_index", tag)
+    client.close()
 
 
 def start_worker(env, smtp_server, monkeypatch):

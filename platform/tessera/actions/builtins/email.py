@@ -79,7 +79,7 @@ class SendEmail(ActionType):
         "properties": {
             "to": ONE_OR_MANY,  # "ana@example.com" or a field of the record ("email")
             "to_group": ONE_OR_MANY,  # Django auth group names: their active members
-            "from": {"type": "string", "minLength": 3, "maxLength": 320},
+            "from": {"type": "string", "minLength": 3, "maxLength": 320, "pattern": "^[^\\r\\n]*$"},
             "subject": {"type": "string", "minLength": 1, "maxLength": 998},
             "body": {"type": "string", "maxLength": 100_000},  # plain text
             "html": {"type": "string", "maxLength": 200_000},  # optional HTML alternative

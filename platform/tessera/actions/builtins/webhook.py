@@ -60,7 +60,11 @@ class Webhook(ActionType):
                 "type": "object",
                 "maxProperties": 20,
                 "propertyNames": {"pattern": HEADER_NAME},
-                "additionalProperties": {"type": "string", "maxLength": 1000},
+                "additionalProperties": {
+                    "type": "string",
+                    "maxLength": 1000,
+                    "pattern": "^[^\\r\\n]*$",  # no header injection
+                },
             },
             # any JSON; {"$record": "field"} values are filled in from the subject record
             "payload": {},
