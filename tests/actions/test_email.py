@@ -62,6 +62,8 @@ def test_html_escapes_the_customers_text(li, smtp_settings, dispatched):
         "{% autoescape off %}{{ record.name }}{% endautoescape %}",
         "{{ record.__class__ }}",
         "{{ record.name.__class__.__mro__ }}",
+        '{{ record.name|ljust:"999999999" }}',
+        '{{ record.name|stringformat:"999999999s" }}',
     ],
 )
 def test_a_template_cannot_reach_beyond_the_data(li, template):
@@ -147,3 +149,20 @@ def test_an_unreachable_server_is_retried(li, settings, dispatched, fast_retries
     entry = mail("down:1", li, to="email")
     assert (entry.status, entry.attempts) == (OutboxStatus.PENDING, 1)
     assert "ConnectionRefusedError" in entry.last_error
+
+
+def test_a_template_cannot_build_a_huge_message(li, smtp_settings, dispatched):
+    from tessera.records import service as records
+
+    records.update("customer", li.pk, {"tags": [f"{i:040d}" for i in range(30)]}, version=1)
+    loops = (
+        "{% for a in record.tags %}{% for b in record.tags %}{% for c in record.tags %}"
+        "{{ c }}{% endfor %}{% endfor %}{% endfor %}"
+    )  # 27,000 tags of 40 characters: just over 1 MB
+    entry = mail("huge:1", li, to="email", body=loops)
+    assert entry.status == OutboxStatus.FAILED and "at most 1048576" in entry.last_error
+    assert smtp_settings.received == []
+
+    entry = mail("precise:1", li, to="email", body='{{ record.points|floatformat:"999999999" }}')
+    assert entry.status == OutboxStatus.SENT
+    assert smtp_settings.received[0].text().strip() == "10." + "0" * 20  # capped at 20 places

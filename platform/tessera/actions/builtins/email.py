@@ -25,7 +25,7 @@ from tessera.definitions.errors import FieldError
 from .. import subject
 from ..fields import check_field, object_properties
 from ..types import ActionType, Effect, PermanentFailure, RetryLater, Skip, sub_path
-from .rendering import render, template_context, template_error
+from .rendering import TemplateTooLarge, render, template_context, template_error
 
 ADDRESS_OR_FIELD = {"type": "string", "minLength": 1, "maxLength": 254}
 ONE_OR_MANY = {
@@ -146,19 +146,24 @@ class SendEmail(ActionType):
         if not to:
             raise Skip("no recipient: the address fields are empty and the groups have no members")
         context = template_context(data, effect.record_id)
-        subject_line = " ".join(render(effect.params["subject"], context).split())
+        try:
+            subject_line = " ".join(render(effect.params["subject"], context).split())
+            body = render(effect.params["body"], context)
+            html = (
+                render(effect.params["html"], context, html=True) if "html" in effect.params else ""
+            )
+        except TemplateTooLarge as exc:
+            raise PermanentFailure(str(exc)) from exc
         message = EmailMultiAlternatives(
             subject=subject_line,
-            body=render(effect.params["body"], context),
+            body=body,
             from_email=effect.params.get("from") or settings.DEFAULT_FROM_EMAIL,
             to=to,
             headers={"Message-ID": message_id(effect.key), "Tessera-Delivery": effect.key},
             connection=get_connection(fail_silently=False),
         )
-        if effect.params.get("html"):
-            message.attach_alternative(
-                render(effect.params["html"], context, html=True), "text/html"
-            )
+        if html:
+            message.attach_alternative(html, "text/html")
         try:
             message.send()
         except smtplib.SMTPRecipientsRefused as exc:

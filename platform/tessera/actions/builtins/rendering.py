@@ -67,5 +67,17 @@ def template_context(data: dict[str, Any] | None, record_id: int | None) -> dict
     return {"record": _frozen(record)}
 
 
+MAX_OUTPUT = 1024 * 1024  # characters: a mail body larger than this is a template's mistake
+
+
+class TemplateTooLarge(ValueError):
+    """A template rendered more than MAX_OUTPUT characters (loops over large lists)."""
+
+
 def render(source: str, context: dict[str, Any], *, html: bool = False) -> str:
-    return compile_template(source, html=html).render(Context(context, autoescape=html))
+    text = compile_template(source, html=html).render(Context(context, autoescape=html))
+    if len(text) > MAX_OUTPUT:
+        raise TemplateTooLarge(
+            f"the template rendered {len(text)} characters; at most {MAX_OUTPUT}"
+        )
+    return text
