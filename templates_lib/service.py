@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from django.db import transaction
+from packaging.version import Version
 
 from . import installer
 from . import uninstall as removal
@@ -31,6 +32,7 @@ __all__ = [
     "Plan",
     "UnresolvedConflicts",
     "available",
+    "ensure",
     "export",
     "install",
     "installed",
@@ -107,6 +109,34 @@ def install(
 ) -> Plan:
     """Install the pack and the dependencies it lacks, in one transaction."""
     return _write(target, "install", library, resolutions, sample, actor, progress)
+
+
+def ensure(
+    target: str | Path | Pack,
+    *,
+    library: Iterable[str | Path] = (),
+    resolutions: Mapping[str, str] | None = None,
+    sample: bool = True,
+    actor=None,
+    progress=None,
+) -> Plan:
+    """Install the pack, upgrade an older installed version, or do nothing: for scripts.
+
+    ``./tessera up`` runs this on every start; a newer installed version is left alone.
+    """
+    dirs = list(library)
+    if isinstance(target, str | Path) and Path(target).exists():
+        dirs.append(Path(target).resolve().parent)
+    pack = open_target(target, Library(dirs))
+    have = InstalledPack.objects.filter(key=pack.key).first()
+    if have is not None and Version(have.version) >= pack.version:
+        reason = "installed already: nothing to do"
+        return Plan(
+            packs=[PackPlan(have.key, have.name, "installed", have.version, have.version, reason)]
+        )
+    if have is not None:
+        return _write(pack, "upgrade", dirs, resolutions, False, actor, progress)
+    return _write(pack, "install", dirs, resolutions, sample, actor, progress)
 
 
 def upgrade(

@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import stat
 import zipfile
+import zlib
 from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
 from typing import IO
@@ -161,10 +162,50 @@ class ZipFiles(PackFiles):
         return self._entries[name].file_size
 
     def open(self, name: str) -> IO[bytes]:
-        return self._zip.open(self._entries[name])
+        try:
+            return _Entry(self._zip.open(self._entries[name]), name)  # type: ignore[return-value]
+        except _BROKEN as exc:
+            raise _unreadable(name, exc) from None
 
     def close(self) -> None:
         self._zip.close()
+
+
+# What reading a damaged or crafted entry raises: a lying size or CRC, broken deflate data,
+# an unknown compression method.
+_BROKEN = (zipfile.BadZipFile, zlib.error, EOFError, OSError, NotImplementedError, ValueError)
+
+
+def _unreadable(name: str, exc: BaseException) -> PackRefused:
+    return PackRefused([Problem(name, "$", "bad_zip", f"the zip entry cannot be read: {exc}")])
+
+
+class _Entry:
+    """A zip entry's stream whose read errors become a refusal naming the entry."""
+
+    def __init__(self, stream: IO[bytes], name: str):
+        self._stream, self._name = stream, name
+
+    def read(self, size: int = -1) -> bytes:
+        try:
+            return self._stream.read(size)
+        except _BROKEN as exc:
+            raise _unreadable(self._name, exc) from None
+
+    def readline(self, size: int = -1) -> bytes:
+        try:
+            return self._stream.readline(size)
+        except _BROKEN as exc:
+            raise _unreadable(self._name, exc) from None
+
+    def close(self) -> None:
+        self._stream.close()
+
+    def __enter__(self) -> _Entry:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 def _checked_entries(archive: zipfile.ZipFile) -> dict[str, zipfile.ZipInfo]:

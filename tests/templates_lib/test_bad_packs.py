@@ -420,3 +420,19 @@ def test_a_pack_defining_a_key_another_pack_owns_is_refused(db, tmp_path):
         "object 'customer' belongs to the pack hello-shop 1.0.0; a definition has one owner"
     )
     assert_same_state(before, database_state())
+
+
+def test_a_damaged_zip_entry_is_refused_by_name_not_a_crash(tmp_path):
+    name = "definitions/object/thing.json"
+    archive = zip_pack(tmp_path / "damaged.zip", good_entries())
+    with zipfile.ZipFile(archive) as z:
+        info = z.getinfo(name)
+    data = bytearray(archive.read_bytes())
+    local = info.header_offset
+    name_length = int.from_bytes(data[local + 26 : local + 28], "little")
+    extra_length = int.from_bytes(data[local + 28 : local + 30], "little")
+    body = local + 30 + name_length + extra_length
+    for i in range(body, body + info.compress_size):  # the deflated bytes, scrambled
+        data[i] ^= 0x5A
+    archive.write_bytes(bytes(data))
+    assert refused(archive) == [(name, "$", "bad_zip")]

@@ -172,3 +172,22 @@ def test_the_process_exit_codes(tmp_path, shop_copy):
     assert manage("pack", "install", str(HELLO_SHOP)).returncode == 0
     assert manage("pack", "badverb").returncode == 2
     assert read_json(HELLO_SHOP / "manifest.json")["version"] == "1.0.0"
+
+
+def test_install_ensure_installs_upgrades_or_does_nothing(db, shop_copy):
+    """What a start-up script runs every time: the same command, whatever is installed."""
+    out, _ = pack("install", "--ensure", str(HELLO_SHOP))
+    assert out.strip().endswith("installed hello-shop 1.0.0")
+    out, _ = pack("install", "--ensure", str(HELLO_SHOP))
+    assert out.strip().splitlines() == [
+        "keep hello-shop 1.0.0, installed (installed already: nothing to do)",
+        "nothing to do",
+    ]
+    newer = shop_copy("1.0.1")
+    edit_json(newer / "manifest.json", lambda m: m.update(version="1.0.1"))
+    out, _ = pack("install", "--ensure", str(newer))
+    assert "upgrade hello-shop 1.0.0 -> 1.0.1" in out and "upgraded hello-shop 1.0.1" in out
+    assert Record.objects.filter(object_key="customer").count() == 3  # sample data once
+    assert InstalledPack.objects.get().version == "1.0.1"
+    out, _ = pack("install", "--ensure", str(HELLO_SHOP))  # older than installed: left alone
+    assert "nothing to do" in out and InstalledPack.objects.get().version == "1.0.1"

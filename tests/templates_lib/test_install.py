@@ -26,6 +26,7 @@ from .conftest import (
     EXAMPLES,
     HELLO_SHOP,
     HELLO_VIP,
+    ROOT,
     assert_same_state,
     database_state,
     edit_json,
@@ -391,3 +392,39 @@ def test_an_unknown_generator_is_named(db, make_pack):
         "unknown_generator",
     )
     assert_same_state(before, database_state())
+
+
+def test_kinds_registered_by_other_layers_install_in_dependency_order(db, make_pack):
+    """The workflow and calendar of docs/workflows.md as a pack: the installer knows no kind.
+
+    The manifest lists the workflow first; it is published after the object and the
+    calendar it names, through the same service and the kinds' own checks.
+    """
+    examples = ROOT / "docs" / "examples" / "workflows"
+    files = {
+        name: read_json(examples / f"{name}.json") for name in ("returns", "ticket", "cn-office")
+    }
+    pack = make_pack(
+        "service",
+        {
+            "key": "service",
+            "version": "1.0.0",
+            "definitions": {
+                "workflow": ["returns"],
+                "calendar": ["cn-office"],
+                "object": ["ticket"],
+            },
+        },
+        {(f["kind"], f["key"]): f["body"] for f in files.values()},
+    )
+    plan = service.plan(pack)
+    assert plan.ok, plan.render()
+    assert [(s.kind, s.key) for s in plan.packs[0].steps] == [
+        ("object", "ticket"),
+        ("calendar", "cn-office"),
+        ("workflow", "returns"),
+    ]
+    service.install(pack)
+    for document in files.values():
+        published = definitions.current(document["kind"], document["key"])
+        assert published.body == document["body"] and published.source_pack == "service"

@@ -100,6 +100,11 @@ class Command(BaseCommand):
         target(install, "install")
         choices(install)
         install.add_argument("--no-sample", action="store_true", help="skip the sample data")
+        install.add_argument(
+            "--ensure",
+            action="store_true",
+            help="upgrade it if an older version is installed; do nothing if it is installed",
+        )
 
         upgrade = actions.add_parser("upgrade", help="upgrade an installed pack")
         target(upgrade, "upgrade to")
@@ -157,8 +162,9 @@ class Command(BaseCommand):
         self._exit_for(result)
 
     def handle_install(self, pack: str, library: list[str], **options: Any) -> None:
+        write = service.ensure if options["ensure"] else service.install
         with self._bar() as bar:
-            result = service.install(
+            result = write(
                 pack,
                 library=library,
                 resolutions=self._resolutions(options),
@@ -260,6 +266,10 @@ class Command(BaseCommand):
                 f"{len(result.conflicts)} conflict(s) to settle first", returncode=CONFLICTS
             )
 
-    def _done(self, result: Plan, verb: str) -> str:
-        packs = [f"{p.key} {p.version}" for p in result.packs if p.mode in ("install", "upgrade")]
-        return f"{verb} {', '.join(packs)}"
+    def _done(self, result: Plan, verb: str = "") -> str:
+        done = []
+        for mode, past in (("install", "installed"), ("upgrade", "upgraded")):
+            packs = [f"{p.key} {p.version}" for p in result.packs if p.mode == mode]
+            if packs:
+                done.append(f"{past} {', '.join(packs)}")
+        return "; ".join(done) or "nothing to do"
