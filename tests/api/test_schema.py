@@ -128,3 +128,20 @@ def test_the_command_prints_the_current_sdl_and_checks_the_static_one(shop, tmp_
 
 def test_api_order_fixture_is_unchanged():
     assert API_ORDER["properties"]["customer"]["x-relation"]["related_name"] == "orders"
+
+
+def test_names_that_would_clash_are_kept_apart(publish_object):
+    # "customer-edge" would make CustomerEdge, which Customer's connection also needs
+    publish_object("customer", CUSTOMER)
+    publish_object("customer-edge", {"type": "object", "properties": {"x": {"x-type": "string"}}})
+    body = copy.deepcopy(API_ORDER)
+    publish_object("order", body)
+    # a data field named like the reverse relation: the relation gets a suffix
+    clashing = copy.deepcopy(CUSTOMER)
+    clashing["properties"]["orders"] = {"x-type": "integer"}
+    publish_object("customer", clashing)
+    schema = current_schema().graphql_schema
+    assert schema.get_type("CustomerEdgeRecord") is not None
+    fields = schema.get_type("Customer").fields
+    assert str(fields["orders"].type) == "BigInt"
+    assert str(fields["orders_related"].type) == "OrderConnection!"

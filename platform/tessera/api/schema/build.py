@@ -8,6 +8,7 @@ every process build anew on its next request.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import graphene
@@ -22,8 +23,10 @@ from ..extensions import extensions
 from ..scalars import JSON
 from . import flows, queries, record_mutations
 from .objects import ObjectTypes
-from .specs import ObjectSpec, object_spec
+from .specs import ObjectSpec, object_spec, type_names
 from .static import StaticMutation, StaticQuery
+
+logger = logging.getLogger(__name__)
 
 RESERVED_TYPES = {
     "Query", "Mutation", "User", "Definition", "DefinitionChange", "DefinitionPayload",
@@ -49,9 +52,9 @@ class Build:
             if info is None:
                 continue
             name = names.pascal(definition.key)
-            while name in taken:
+            while type_names(name, info) & taken:
                 name += "Record"
-            taken.add(name)
+            taken |= type_names(name, info)
             self.objects[definition.key] = object_spec(info, definition.body, name)
         for key, spec in self.objects.items():
             self.types[key] = ObjectTypes(self, spec)
@@ -100,8 +103,27 @@ _schemas = RevisionCache()
 
 
 def build_schema() -> graphene.Schema:
+    """The schema of every published object; an object whose types cannot be built is left
+    out (and logged) rather than taking the whole API down with it."""
     published = list(Definition.objects.filter(kind="object", status=Status.PUBLISHED))
-    return Build(published).schema()
+    try:
+        return _built(Build(published).schema())
+    except Exception:
+        logger.exception("the GraphQL schema failed to build; finding the objects at fault")
+    kept = []
+    for definition in published:
+        try:
+            _built(Build([*kept, definition]).schema())
+        except Exception:
+            logger.exception("object %s is left out of the GraphQL schema", definition.key)
+        else:
+            kept.append(definition)
+    return _built(Build(kept).schema())
+
+
+def _built(schema: graphene.Schema) -> graphene.Schema:
+    schema.graphql_schema.type_map  # noqa: B018 — type errors surface here, not per request
+    return schema
 
 
 def static_schema() -> graphene.Schema:

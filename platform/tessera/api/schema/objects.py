@@ -57,6 +57,7 @@ class ObjectTypes:
         self.build, self.spec = build, spec
         self.name = spec.type_name
         self.enums: dict[str, type[graphene.Enum]] = {}
+        self.enum_filters: dict[str, Any] = {}
         self.members: dict[str, dict[str, Any]] = {}
         for field in spec.fields.values():
             if field.options:
@@ -110,6 +111,18 @@ class ObjectTypes:
         self.enums[field.prop] = enum
         python_enum: type[Enum] = enum._meta.enum
         self.members[field.prop] = {m.value: m for m in python_enum}
+        if field.shape == "enum":
+            self.enum_filters[field.prop] = _class(
+                graphene.InputObjectType,
+                f"{self.name}{names.pascal(field.prop)}Filter",
+                {
+                    "eq": graphene.InputField(enum),
+                    "ne": graphene.InputField(enum),
+                    "in_": graphene.List(graphene.NonNull(enum), name="in"),
+                    "not_in": graphene.List(graphene.NonNull(enum)),
+                    "is_empty": graphene.Boolean(),
+                },
+            )
 
     def _scalar(self, field: FieldSpec):
         if field.prop in self.enums:
@@ -198,27 +211,10 @@ class ObjectTypes:
             build, target = self.build, field.target
             return graphene.InputField(lambda: build.types[target].fields_filter, name=field.gql)
         if field.shape == "enum":
-            enum = self.enums[field.prop]
-            kind = _class(
-                graphene.InputObjectType,
-                f"{self.name}{names.pascal(field.prop)}Filter",
-                {
-                    "eq": graphene.InputField(enum),
-                    "ne": graphene.InputField(enum),
-                    "in_": graphene.List(graphene.NonNull(enum), name="in"),
-                    "not_in": graphene.List(graphene.NonNull(enum)),
-                    "is_empty": graphene.Boolean(),
-                },
-            )
-            kind = self._enum_filters.setdefault(field.prop, kind)  # one type for both filters
-            return graphene.InputField(kind, name=field.gql)
+            return graphene.InputField(self.enum_filters[field.prop], name=field.gql)
         return graphene.InputField(FILTER_FOR_KIND[field.kind], name=field.gql)
 
-    _enum_filters: dict[str, Any]
-
     def _filter(self, name: str, related: bool):
-        if not hasattr(self, "_enum_filters"):
-            self._enum_filters = {}
         holder: dict[str, Any] = {}
         attrs: dict[str, Any] = {
             "all": graphene.List(graphene.NonNull(lambda: holder["type"])),
@@ -233,7 +229,8 @@ class ObjectTypes:
             build = self.build
             for rel, incoming in self.spec.info.incoming.items():
                 attrs[f"r_{rel}"] = graphene.InputField(
-                    lambda source=incoming.source: build.types[source].related_filter, name=rel
+                    lambda source=incoming.source: build.types[source].related_filter,
+                    name=self.spec.reverse[rel],
                 )
         holder["type"] = _class(graphene.InputObjectType, name, attrs)
         return holder["type"]

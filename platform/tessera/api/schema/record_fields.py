@@ -45,7 +45,7 @@ def reverse_field(build, spec: ObjectSpec, incoming: Incoming) -> graphene.Field
 
     return graphene.Field(
         lambda: build.types[source].connection,
-        name=incoming.name,
+        name=spec.reverse[incoming.name],
         required=True,
         first=graphene.Int(),
         after=graphene.String(),

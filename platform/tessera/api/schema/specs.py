@@ -40,6 +40,7 @@ class ObjectSpec:
     info: ObjectInfo
     label: Any
     fields: dict[str, FieldSpec]
+    reverse: dict[str, str] = field(default_factory=dict)  # relation name → GraphQL name
 
     @property
     def prop_names(self) -> list[str]:
@@ -80,4 +81,28 @@ def field_spec(name: str, info: FieldInfo) -> FieldSpec:
 
 def object_spec(info: ObjectInfo, body: dict[str, Any], type_name: str) -> ObjectSpec:
     fields = {name: field_spec(name, f) for name, f in info.fields.items()}
-    return ObjectSpec(info.key, type_name, info, body.get("x-label"), fields)
+    taken = {f.gql for f in fields.values()} | names.SYSTEM_FIELDS
+    reverse = {}
+    for rel in sorted(info.incoming):
+        gql = rel
+        while gql in taken:  # a data field already has the name: the relation gets a suffix
+            gql += "_related"
+        taken.add(gql)
+        reverse[rel] = gql
+    return ObjectSpec(info.key, type_name, info, body.get("x-label"), fields, reverse)
+
+
+TYPE_SUFFIXES = (
+    "", "Edge", "Connection", "Input", "FieldsFilter", "Filter", "RelatedFilter", "Payload",
+    "OrderBy", "GroupBy", "Totals", "Group",
+)  # fmt: skip
+
+
+def type_names(base: str, info: ObjectInfo) -> set[str]:
+    """Every GraphQL type name an object with this base name makes, to keep them unique."""
+    out = {base + suffix for suffix in TYPE_SUFFIXES}
+    for name, f in info.fields.items():
+        options = f.prop.get("enum") or (f.prop.get("items") or {}).get("enum")
+        if options:
+            out |= {base + names.pascal(name), base + names.pascal(name) + "Filter"}
+    return out
