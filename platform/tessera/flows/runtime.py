@@ -70,6 +70,7 @@ class Visit:
             version=record.version,
             actor=self.actor,
             comment=comment or f"{self.flow.kind} {self.flow.key}: {self.node.id}",
+            locked=record,
         )
         return self.subject
 

@@ -75,6 +75,7 @@ def start(workflow_key: str, record_id: int, *, actor: Any = None, kind: str = "
             version=record.version,
             actor=actor,
             comment=f"{kind} {workflow_key} started",
+            locked=record,
         )
     return runtime.enter(
         run, flow, flow.start, actor=actor, step={"kind": StepKind.START}, record=record
@@ -203,6 +204,7 @@ def _write_fields(record: Record, fields: dict[str, Any], actor: Any, comment: s
             version=record.version,
             actor=actor,
             comment=comment,
+            locked=record,
         )
     except ValidationFailed as exc:
         raise TransitionRefused(
@@ -215,7 +217,8 @@ def _write_fields(record: Record, fields: dict[str, Any], actor: Any, comment: s
 def _leave(run: Run, flow: Flow, chosen: Transition, actor: Any) -> None:
     from tessera.timers import service as timers
 
-    timers.cancel(run.timer_owner)  # the state's own timers (automatic moves); SLAs settle
+    if any(t.after for t in flow.transitions_from(run.node)):
+        timers.cancel(run.timer_owner)  # the automatic moves the state armed; SLAs settle
     visit = run.visits
     state = flow.nodes[run.node]
     runtime.run_actions(
