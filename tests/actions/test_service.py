@@ -473,3 +473,17 @@ def test_broker_down_at_dispatch_then_the_tick_delivers(
     assert outbox.redispatch_due() == 1
     row.refresh_from_db()
     assert row.status == OutboxStatus.SENT and http_server.keys() == ["run:9:hook:1"]
+
+
+def test_the_delivery_task_acks_late_and_no_eta_is_used_anywhere():
+    from pathlib import Path
+
+    from tessera.actions.tasks import deliver
+
+    assert deliver.name == "tessera.actions.deliver"
+    assert deliver.acks_late is True and deliver.reject_on_worker_lost is True
+    source = Path(outbox.__file__).parent
+    for path in source.rglob("*.py"):
+        text = path.read_text()
+        for word in ("countdown=", "eta="):
+            assert word not in text, f"{path.name} uses {word}"
