@@ -157,6 +157,43 @@ def _payloads(request: HttpRequest, limits: limiting.Limits) -> tuple[list[dict[
     return [body], False
 
 
+MAX_DOCUMENTS = 256
+
+
+def _valid_document(schema, query: str, limits: limiting.Limits):
+    """The parsed document of ``query`` once it passed validation for this schema.
+
+    Clients send the same few queries again and again; parsing and validating them is a
+    good part of a small request. Valid documents are kept on the schema object (so they
+    go with its revision), at most ``MAX_DOCUMENTS`` of them.
+    """
+    cache = schema.__dict__.setdefault("_tessera_documents", {})
+    key = (query, limits.introspection, limits.tokens, limits.aliases)
+    document = cache.get(key)
+    if document is not None:
+        return document
+    try:
+        document = parse(query, max_tokens=limits.tokens)
+    except GraphQLError as exc:
+        raise RequestRefused(400, [_formatted(exc)]) from None
+    if limiting.count_aliases(document) > limits.aliases:
+        raise RequestRefused(400, [_error("too_many_aliases", f"at most {limits.aliases} aliases")])
+    rules = list(specified_rules)
+    if not limits.introspection:
+        rules.append(NoSchemaIntrospectionCustomRule)
+    errors = validate(schema.graphql_schema, document, rules)
+    if errors:
+        raise RequestRefused(400, [_formatted(e) for e in errors[:20]])
+    if len(cache) >= MAX_DOCUMENTS:
+        cache.clear()
+    cache[key] = document
+    return document
+
+
+def _never(value: Any) -> bool:
+    return False
+
+
 def _run(schema, payload: dict[str, Any], ctx: RequestContext, method: str, limits) -> dict:
     query, variables, name = (
         payload.get("query"),
@@ -169,24 +206,13 @@ def _run(schema, payload: dict[str, Any], ctx: RequestContext, method: str, limi
         raise RequestRefused(400, [_error("bad_request", "variables are a JSON object")])
     if name is not None and not isinstance(name, str):
         raise RequestRefused(400, [_error("bad_request", "operationName is text")])
-    try:
-        document = parse(query, max_tokens=limits.tokens)
-    except GraphQLError as exc:
-        raise RequestRefused(400, [_formatted(exc)]) from None
+    graphql_schema = schema.graphql_schema
+    document = _valid_document(schema, query, limits)
     bad_text = limiting.unstorable_text(document, variables)
     if bad_text:
         raise RequestRefused(
             400, [_error("invalid_text", f"{bad_text} holds NUL or an unpaired surrogate")]
         )
-    if limiting.count_aliases(document) > limits.aliases:
-        raise RequestRefused(400, [_error("too_many_aliases", f"at most {limits.aliases} aliases")])
-    rules = list(specified_rules)
-    if not limits.introspection:
-        rules.append(NoSchemaIntrospectionCustomRule)
-    graphql_schema = schema.graphql_schema
-    errors = validate(graphql_schema, document, rules)
-    if errors:
-        raise RequestRefused(400, [_formatted(e) for e in errors[:20]])
     operation = get_operation_ast(document, name)
     if operation is None:
         raise RequestRefused(400, [_error("bad_request", "name the operation to run")])
@@ -201,6 +227,7 @@ def _run(schema, payload: dict[str, Any], ctx: RequestContext, method: str, limi
         context_value=ctx,
         variable_values=variables,
         operation_name=name,
+        is_awaitable=_never,  # resolvers are synchronous; skips a check per field
     )
     if result.data is None and result.errors and not any(e.path for e in result.errors):
         # variables that do not coerce: nothing ran, the request was wrong
