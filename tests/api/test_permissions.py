@@ -177,6 +177,14 @@ def test_relations_do_not_leak(matrix):
         [None, {"name": "Mine", "city": "Hangzhou"}], key=json.dumps
     )
     assert "Secretville" not in text
+    # nor can a filter through the relation tell anything about customers outside its rows
+    out, _ = post(
+        "analyst", '{ orders(filter: {customer: {name: {eq: "Hidden"}}}) { totalCount } }'
+    )
+    assert "permission_denied" in codes(out)
+    assert "beyond your rows" in out["errors"][0]["message"]
+    out, _ = post("sales", '{ orders(filter: {customer: {name: {eq: "Hidden"}}}) { totalCount } }')
+    assert out["data"]["orders"]["totalCount"] == 1
     # sales may not read placed_at: not through a relation filter from customers either
     out, _ = post(
         "sales",

@@ -211,3 +211,18 @@ def test_timeline_has_changes_and_events_newest_first(people, gql, admin_token):
     assert set(kinds) == {("event", "cart_abandoned"), ("change", "update"), ("change", "create")}
     update = next(t for t in timeline if t["type"] == "update")
     assert update["changes"] == {"points": [120, 121]} and update["version"] == 2
+
+
+def test_a_nested_page_past_the_end_still_counts(people, gql, admin_token):
+    after = gql("{ customers(first: 1) { edges { cursor } } }", token=admin_token)
+    cursor = after["data"]["customers"]["edges"][0]["cursor"]  # offset 0: the next page is 1..
+    out = gql(
+        """query($after: String) { customers(filter: {name: {eq: "Eva"}}) { nodes {
+             orders(first: 2, after: $after) { totalCount nodes { total } pageInfo { hasNextPage } }
+             late: orders(first: 2, after: "b2Zmc2V0OjQ=") { totalCount nodes { total } } } } }""",
+        {"after": cursor},
+        token=admin_token,
+    )
+    eva = out["data"]["customers"]["nodes"][0]
+    assert eva["orders"]["totalCount"] == 3 and len(eva["orders"]["nodes"]) == 2
+    assert eva["late"] == {"totalCount": 3, "nodes": []}  # offset 5: past its 3 orders

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from django.db.models import Count, F, Window
+from django.db.models import Count, F, Q, Window
 from django.db.models.expressions import RawSQL
 from django.db.models.functions import RowNumber
 
@@ -116,16 +116,22 @@ def _reverse_pages(batch, source, field, ctx, names, size, offset, order, narrow
     qs = qs.annotate(
         _n=Window(RowNumber(), partition_by=[link], order_by=ordering),
         _total=Window(Count("id"), partition_by=[link]),
-    ).filter(_n__gt=offset, _n__lte=offset + size + 1)
-    rows = list(qs.order_by("_parent", "_n"))
+    )
+    window = Q(_n__gt=offset, _n__lte=offset + size + 1)
+    if offset:
+        window |= Q(_n=1)  # each parent's first row, for its total when the page is past it
+    rows = list(qs.filter(window).order_by("_parent", "_n"))
     per_parent: dict[int, list[Record]] = {}
     totals: dict[int, int] = {}
     for row in rows:
         parent = int(row._parent)
-        per_parent.setdefault(parent, []).append(row)
         totals[parent] = row._total
-    attach(rows, source, ctx, names)
-    pages = {}
-    for parent, items in per_parent.items():
-        pages[parent] = Page(items[:size], offset, len(items) > size, totals[parent])
-    return pages
+        if row._n > offset:
+            per_parent.setdefault(parent, []).append(row)
+    attach([r for items in per_parent.values() for r in items], source, ctx, names)
+    return {
+        parent: Page(
+            per_parent.get(parent, [])[:size], offset, len(per_parent.get(parent, [])) > size, total
+        )
+        for parent, total in totals.items()
+    }

@@ -105,6 +105,15 @@ class Policy:
     def can(self, object_key: str, action: str) -> bool:
         return action in self.rights(object_key).actions
 
+    def sees_every_row(self, object_key: str) -> bool:
+        """Does one of this person's roles read every record of the object (no row rule)?"""
+        if self.superuser:
+            return True
+        return any(
+            "read" in r.actions and r.rows == RowScope.ALL and not r.condition
+            for r in self.rights(object_key).rules
+        )
+
     def denied_fields(self, object_key: str, names: list[str]) -> set[str]:
         """Which of ``names`` this person may not read."""
         rights = self.rights(object_key)
@@ -196,17 +205,13 @@ class Policy:
         elif isinstance(node, FieldLeaf):
             if node.via is not None:
                 self._field(object_key, node.via.name, out)
-                if node.via_object:
-                    if not self.can(node.via_object, "read"):
-                        out.append(f"{node.via_object} records")
-                    else:
-                        self._field(node.via_object, node.field.name, out)
+                if node.via_object and self._related(node.via_object, out):
+                    self._field(node.via_object, node.field.name, out)
             else:
                 self._field(object_key, node.field.name, out)
         elif isinstance(node, MetricLeaf):
             source = node.incoming.source
-            if not self.can(source, "read"):
-                out.append(f"{source} records")
+            if not self._related(source, out):
                 return
             self._field(source, node.incoming.field, out)
             for used in (node.field, node.time_field):
@@ -216,6 +221,17 @@ class Policy:
                 self._walk(node.where, source, out)
         elif isinstance(node, EventLeaf):
             return
+
+    def _related(self, object_key: str, out: list[str]) -> bool:
+        """A condition may look into related records only where every row is visible: the
+        compiled SQL does not narrow them by row rules, so it would tell about hidden ones."""
+        if not self.can(object_key, "read"):
+            out.append(f"{object_key} records")
+            return False
+        if not self.sees_every_row(object_key):
+            out.append(f"{object_key} records beyond your rows")
+            return False
+        return True
 
     def _walk_stored_segment(self, key: str, object_key: str, out: list[str]) -> None:
         from tessera.definitions.cache import published
