@@ -9,6 +9,7 @@ from django.db import connection, transaction
 
 from tessera.actions import service as actions
 from tessera.actions.models import OutboxEntry, OutboxStatus
+from tessera.definitions.errors import ValidationFailed
 from tessera.records import service as records
 from tessera.records.models import Record, RecordChange
 
@@ -59,7 +60,7 @@ def test_set_field_to_the_same_value_writes_nothing(li):
     assert entry.result == {"changed": False, "version": 1} and li.version == 1
 
 
-def test_a_value_that_no_longer_fits_fails_the_entry_not_the_caller(li, publish_object):
+def test_a_value_that_no_longer_fits_after_a_publish_is_refused_at_enqueue(li, publish_object):
     from tests.actions.conftest import SHOP_CUSTOMER
 
     action = {"type": "set_field", "params": {"field": "level", "value": "gold"}}
@@ -68,7 +69,7 @@ def test_a_value_that_no_longer_fits_fails_the_entry_not_the_caller(li, publish_
     narrower["properties"]["level"] = {"x-type": "enum", "enum": ["bronze", "silver", "gold2"]}
     publish_object("customer", narrower)
     # the enqueue-time check catches it first, by path
-    with pytest.raises(Exception) as refused:
+    with pytest.raises(ValidationFailed) as refused:
         run("r:6", action, li)
     assert [e.path for e in refused.value.errors] == ["$.params.value"]
 
