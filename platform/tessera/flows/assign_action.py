@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tessera.actions.types import ActionType, Effect
+from tessera.actions.types import ActionType, Effect, PermanentFailure
 
 from .assignment import STRATEGIES, assign
 from .graph import load
@@ -36,10 +36,10 @@ class AssignAction(ActionType):
         run_id = (effect.context or {}).get("run")
         run = Run.objects.select_for_update().filter(pk=run_id).first()
         if run is None:
-            raise ValueError("assign runs inside a flow run only")
+            raise PermanentFailure("assign runs inside a flow run only")
         flow = load(run.flow_kind, run.flow_key, run.flow_version)
         rule = {**(flow.options.get("assignment") or {}), **effect.params}
         if "strategy" not in rule:
-            raise ValueError("no assignment rule: give a strategy and a group")
+            raise PermanentFailure("no assignment rule: give a strategy and a group")
         chosen = assign(run, rule, reason="reassigned by an action")
         return {"assignee": chosen.pk if chosen else None}
