@@ -82,6 +82,7 @@ def test_the_schema_is_cached_per_revision_and_a_publish_is_seen(shop, publish_o
 def test_unusual_keys_and_options_get_valid_names(publish_object):
     assert pascal("after-sales_ticket") == "AfterSalesTicket"
     assert pascal("3d-print") == "O3dPrint"
+    assert enum_values(["a b", "true", "ok", "ok2", "mro", "_x"])["V4"] == "mro"
     assert enum_values(["a b", "true", "ok", "ok2"]) == {
         "V0": "a b",
         "V1": "true",

@@ -42,6 +42,7 @@ class ObjectPermission(models.Model):
     Fields are an allow-list: a role reads and writes only the fields named here (``["*"]``
     grants all). ``condition`` narrows the rows further, in the condition language, with
     ``$user.id`` / ``$user.username`` / ``$user.email`` standing for the person asking.
+    A role that may not read gets no other right on the object either.
     """
 
     group = models.ForeignKey(Group, on_delete=models.CASCADE, related_name="object_permissions")

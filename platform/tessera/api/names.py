@@ -10,7 +10,8 @@ from __future__ import annotations
 import re
 
 NAME = re.compile(r"[_A-Za-z][_0-9A-Za-z]*")
-RESERVED_VALUES = {"true", "false", "null"}
+# GraphQL's literals, and what Python's Enum refuses as a member name ("mro", "_sunder_")
+RESERVED_VALUES = {"true", "false", "null", "mro"}
 # names a record type carries itself; a data field of the same name gets a trailing "_"
 SYSTEM_FIELDS = {"id", "version", "createdAt", "updatedAt", "timeline"}
 
@@ -37,7 +38,8 @@ def enum_values(options: list[str]) -> dict[str, str]:
     """GraphQL enum value name → stored option; options that are not names become ``V<i>``."""
     out: dict[str, str] = {}
     for i, option in enumerate(options):
-        name = option if NAME.fullmatch(option) and option not in RESERVED_VALUES else f"V{i}"
+        usable = NAME.fullmatch(option) and not option.startswith("_")
+        name = option if usable and option not in RESERVED_VALUES else f"V{i}"
         while name in out:
             name = f"{name}_{i}"
         out[name] = option

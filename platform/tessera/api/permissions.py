@@ -16,7 +16,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.contrib.auth import get_user_model
-from django.db.models import Q, QuerySet
+from django.db.models import BooleanField, Q, QuerySet
+from django.db.models.expressions import RawSQL
 
 from tessera.conditions.compiler import compile_condition
 from tessera.conditions.tree import EventLeaf, FieldLeaf, Group, MetricLeaf, Node, Not, SegmentLeaf
@@ -154,9 +155,6 @@ class Policy:
                 logger.error("row rule on %s is invalid and grants no row: %s", object_key, exc)
                 return Q(pk__in=[])
             compiled = compile_condition(node, object_key)
-            from django.db.models import BooleanField
-            from django.db.models.expressions import RawSQL
-
             parts.append(Q(RawSQL(compiled.sql, compiled.params, output_field=BooleanField())))
         if not parts:
             return None

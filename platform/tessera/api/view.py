@@ -140,6 +140,10 @@ def _payloads(request: HttpRequest, limits: limiting.Limits) -> tuple[list[dict[
                 "operationName": request.GET.get("operationName"),
             }
         ], False
+    if len(request.body) > limits.body_bytes:  # a body sent without a Content-Length
+        raise RequestRefused(
+            413, [_error("too_large", f"the body is over {limits.body_bytes} bytes")]
+        )
     try:
         body = json.loads(request.body or b"null")
     except (ValueError, UnicodeDecodeError):

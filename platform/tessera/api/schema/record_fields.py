@@ -8,6 +8,7 @@ from tessera.conditions.objects import Incoming
 from tessera.records.models import Event, RecordChange
 
 from .. import loaders
+from ..errors import api_error, denied
 from ..pages import offset_of, page_size
 from . import filtering, ordering
 from .specs import ObjectSpec
@@ -23,7 +24,7 @@ def reverse_field(build, spec: ObjectSpec, incoming: Incoming) -> graphene.Field
         ctx = info.context
         ctx.require(source, "read")
         if ctx.policy.denied_fields(source, [incoming.field]):
-            raise loaders_denied(source, incoming.field)
+            raise denied(f"read {source}.{incoming.field}")
         source_spec = build.objects[source]
         size, offset = page_size(first), offset_of(after)
         tree = filtering.combined(build.objects, source, filter, condition)
@@ -56,12 +57,6 @@ def reverse_field(build, spec: ObjectSpec, incoming: Incoming) -> graphene.Field
     )
 
 
-def loaders_denied(source: str, field: str):
-    from ..errors import denied
-
-    return denied(f"read {source}.{field}")
-
-
 def timeline(spec: ObjectSpec):
     """Changes (with only readable fields), events and flow runs, newest first, batched."""
     key = spec.key
@@ -69,8 +64,6 @@ def timeline(spec: ObjectSpec):
     def resolve(root, info, first=50):
         ctx = info.context
         if not 0 <= first <= MAX_TIMELINE:
-            from ..errors import api_error
-
             raise api_error("page_size", f"first is 0 to {MAX_TIMELINE}")
         batch = loaders._batch_of(root)
         cache_key = ("timeline", first)
