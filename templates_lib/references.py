@@ -13,6 +13,7 @@ import heapq
 from collections.abc import Iterable
 from typing import Any
 
+from tessera.definitions.errors import json_path
 from tessera.definitions.service import KEY
 
 REFERENCE_KEYS = {
@@ -30,21 +31,26 @@ Ref = tuple[str, str]
 
 def references(kind: str, key: str, body: Any) -> set[Ref]:
     """Every (kind, key) the body names, except itself."""
-    found: set[Ref] = set()
-    stack = [body]
+    return {ref for ref, _ in reference_paths(kind, key, body)}
+
+
+def reference_paths(kind: str, key: str, body: Any) -> list[tuple[Ref, str]]:
+    """Every (kind, key) the body names, except itself, with the JSON path naming it."""
+    found: list[tuple[Ref, str]] = []
+    stack: list[tuple[Any, list[str | int]]] = [(body, [])]
     while stack:
-        node = stack.pop()
+        node, path = stack.pop()
         if isinstance(node, dict):
             for name, value in node.items():
                 target = REFERENCE_KEYS.get(name) if isinstance(name, str) else None
                 if target and isinstance(value, str) and KEY.fullmatch(value):
-                    found.add((target, value))
+                    if (target, value) != (kind, key):
+                        found.append(((target, value), json_path([*path, name])))
                 elif isinstance(value, dict | list):
-                    stack.append(value)
+                    stack.append((value, [*path, name]))
         elif isinstance(node, list):
-            stack.extend(v for v in node if isinstance(v, dict | list))
-    found.discard((kind, key))
-    return found
+            stack.extend((v, [*path, i]) for i, v in enumerate(node) if isinstance(v, dict | list))
+    return sorted(found, key=lambda item: item[1])
 
 
 class Cycle(ValueError):

@@ -15,14 +15,17 @@ from typing import Any
 from django.db import transaction
 from packaging.version import Version
 
+from tessera.definitions.models import Definition, Status
+
 from . import installer
 from . import uninstall as removal
 from .export import Exported, export_pack, selection
 from .library import Library
-from .models import InstalledPack
+from .models import InstalledDefinition, InstalledPack
 from .pack import Pack, read_pack
 from .plan import PackPlan, Plan, pack_steps
 from .problems import PackRefused, Problem
+from .references import reference_paths
 from .requirements import plugin_problems
 from .resolve import resolve
 
@@ -92,9 +95,13 @@ def plan(
         return Plan(problems=exc.problems)
     if mode is None:
         mode = "upgrade" if InstalledPack.objects.filter(key=pack.key).exists() else "install"
-    result = _compute(pack, mode, lib, dict(resolutions or {}))
-    if check and not result.problems:
-        result.problems += _rehearse(result)
+    try:
+        result = _compute(pack, mode, lib, dict(resolutions or {}))
+        if check and not result.problems:
+            result.problems += _rehearse(result)
+    finally:
+        pack.files.close()
+    _close(result)
     return result
 
 
@@ -130,6 +137,7 @@ def ensure(
     pack = open_target(target, Library(dirs))
     have = InstalledPack.objects.filter(key=pack.key).first()
     if have is not None and Version(have.version) >= pack.version:
+        pack.files.close()
         reason = "installed already: nothing to do"
         return Plan(
             packs=[PackPlan(have.key, have.name, "installed", have.version, have.version, reason)]
@@ -246,7 +254,45 @@ def _compute(pack: Pack, mode: str, lib: Library, resolutions: dict[str, str]) -
                 for e in candidate.sample
             ]
         result.packs.append(pack_plan)
+    result.problems += _unknown_references(result)
     return result
+
+
+def _unknown_references(result: Plan) -> list[Problem]:
+    """References that nothing will provide: not in the packs of the plan, not published here.
+
+    The kinds' checks catch most of them at publish; this also covers kinds that have no
+    check (a screen naming an object), and says which pack file and path to fix.
+    """
+    provided = set(Definition.objects.filter(status=Status.PUBLISHED).values_list("kind", "key"))
+    for pack_plan in result.packs:
+        provided -= {s.ref for s in pack_plan.steps if s.removal}
+        if pack_plan.pack is not None:
+            provided |= set(pack_plan.pack.definitions)
+        elif pack_plan.mode == "installed":
+            provided |= set(
+                InstalledDefinition.objects.filter(pack__key=pack_plan.key).values_list(
+                    "kind", "key"
+                )
+            )
+    problems = []
+    for pack_plan in result.packs:
+        if pack_plan.pack is None:
+            continue
+        for item in pack_plan.pack.definitions.values():
+            for (kind, key), path in reference_paths(item.kind, item.key, item.body):
+                if (kind, key) not in provided:
+                    problems.append(
+                        Problem(
+                            item.file,
+                            path,
+                            "unknown_reference",
+                            f"{kind} {key!r} is not in this pack, nor in the packs it depends "
+                            "on, nor published here",
+                            pack=pack_plan.key,
+                        )
+                    )
+    return problems
 
 
 def _rehearse(result: Plan) -> list[Problem]:
@@ -275,11 +321,23 @@ def _rehearse_uninstall(result: Plan, delete_data: bool) -> list[Problem]:
 def _write(target, mode, library, resolutions, sample, actor, progress) -> Plan:
     lib = _library(target, library)
     pack = open_target(target, lib)
-    with transaction.atomic():  # planned and written against the same state
-        result = _compute(pack, mode, lib, dict(resolutions or {}))
-        if result.problems:
-            raise PackRefused(result.problems)
-        if result.conflicts:
-            raise UnresolvedConflicts(result)
-        installer.apply(result, sample=sample, actor=actor, progress=progress)
+    result = Plan()
+    try:
+        with transaction.atomic():  # planned and written against the same state
+            result = _compute(pack, mode, lib, dict(resolutions or {}))
+            if result.problems:
+                raise PackRefused(result.problems)
+            if result.conflicts:
+                raise UnresolvedConflicts(result)
+            installer.apply(result, sample=sample, actor=actor, progress=progress)
+    finally:
+        pack.files.close()
+        _close(result)
     return result
+
+
+def _close(result: Plan) -> None:
+    """Release the packs' files (a zip stays open while its sample data loads)."""
+    for pack_plan in result.packs:
+        if pack_plan.pack is not None:
+            pack_plan.pack.files.close()

@@ -428,3 +428,23 @@ def test_kinds_registered_by_other_layers_install_in_dependency_order(db, make_p
     for document in files.values():
         published = definitions.current(document["kind"], document["key"])
         assert published.body == document["body"] and published.source_pack == "service"
+
+
+def test_a_reference_nothing_provides_is_named_by_file_and_path(db, make_pack):
+    lost = make_pack(
+        "lost",
+        {"key": "lost", "version": "1.0.0"},
+        {
+            ("screen", "board"): {
+                "blocks": [{"type": "table", "object": "ticket"}, {"type": "kpi", "segment": "vip"}]
+            }
+        },
+    )
+    plan = service.plan(lost)
+    assert [(p.file, p.path, p.code) for p in plan.problems] == [
+        ("definitions/screen/board.json", "$.blocks[0].object", "unknown_reference"),
+        ("definitions/screen/board.json", "$.blocks[1].segment", "unknown_reference"),
+    ]
+    assert plan.problems[0].message == (
+        "object 'ticket' is not in this pack, nor in the packs it depends on, nor published here"
+    )

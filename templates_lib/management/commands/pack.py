@@ -207,6 +207,7 @@ class Command(BaseCommand):
             with_data=options["with_data"],
             include_references=not options["no_references"],
         )
+        done.pack.files.close()
         count = len(done.pack.definitions)
         self.stdout.write(f"exported {count} definition(s) as {done.pack} to {done.location}")
         for kind, key in done.added:
