@@ -146,3 +146,31 @@ def test_names_that_would_clash_are_kept_apart(publish_object):
     fields = schema.get_type("Customer").fields
     assert str(fields["orders"].type) == "BigInt"
     assert str(fields["orders_related"].type) == "OrderConnection!"
+
+
+def test_fields_named_like_filter_keys_or_python_enum_names_still_build(
+    publish_object, gql, admin_token
+):
+    from tessera.records import service as records
+
+    publish_object(
+        "odd",
+        {
+            "type": "object",
+            "properties": {
+                "all": {"x-type": "string"},
+                "not": {"x-type": "integer"},
+                "mro": {"x-type": "string"},
+                "version": {"x-type": "string"},
+            },
+        },
+    )
+    records.create("odd", {"all": "x", "not": 3, "mro": "m", "version": "v9"})
+    out = gql(
+        """{ odds(filter: {all_: {eq: "x"}, not: {not_: {eq: 4}}}) {
+               nodes { all not mro version_ } }
+             oddAggregate(groupBy: mro_) { key count } }""",
+        token=admin_token,
+    )
+    assert out["data"]["odds"]["nodes"] == [{"all": "x", "not": 3, "mro": "m", "version_": "v9"}]
+    assert out["data"]["oddAggregate"] == [{"key": "m", "count": 1}]

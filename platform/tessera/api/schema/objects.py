@@ -207,12 +207,13 @@ class ObjectTypes:
         return _class(graphene.InputObjectType, f"{self.name}Input", attrs)
 
     def _field_filter(self, field: FieldSpec, related: bool):
+        name = filter_name(field.gql)
         if field.shape == "relation" and related:
             build, target = self.build, field.target
-            return graphene.InputField(lambda: build.types[target].fields_filter, name=field.gql)
+            return graphene.InputField(lambda: build.types[target].fields_filter, name=name)
         if field.shape == "enum":
-            return graphene.InputField(self.enum_filters[field.prop], name=field.gql)
-        return graphene.InputField(FILTER_FOR_KIND[field.kind], name=field.gql)
+            return graphene.InputField(self.enum_filters[field.prop], name=name)
+        return graphene.InputField(FILTER_FOR_KIND[field.kind], name=name)
 
     def _filter(self, name: str, related: bool):
         holder: dict[str, Any] = {}
@@ -230,7 +231,7 @@ class ObjectTypes:
             for rel, incoming in self.spec.info.incoming.items():
                 attrs[f"r_{rel}"] = graphene.InputField(
                     lambda source=incoming.source: build.types[source].related_filter,
-                    name=self.spec.reverse[rel],
+                    name=filter_name(self.spec.reverse[rel]),
                 )
         holder["type"] = _class(graphene.InputObjectType, name, attrs)
         return holder["type"]
@@ -241,7 +242,10 @@ class ObjectTypes:
             f for f in self.spec.fields.values() if f.kind == "number" and f.shape == "scalar"
         ]
         group_by = (
-            graphene.Enum(f"{self.name}GroupBy", [(f.gql, f.prop) for f in groupable])
+            graphene.Enum(
+                f"{self.name}GroupBy",
+                [(f.gql + "_" if f.gql == "mro" else f.gql, f.prop) for f in groupable],
+            )
             if groupable
             else None
         )
@@ -265,6 +269,14 @@ class ObjectTypes:
             attrs["sum"] = graphene.Field(totals, required=True)
             attrs["avg"] = graphene.Field(totals, required=True)
         return group_by, _class(graphene.ObjectType, f"{self.name}Group", attrs)
+
+
+COMBINATORS = {"all", "any", "not", "id"}
+
+
+def filter_name(name: str) -> str:
+    """A field named like a filter's own keys (``all``, ``not``…) is filtered as ``all_``."""
+    return name + "_" if name in COMBINATORS else name
 
 
 def _iso(column: str):
