@@ -199,3 +199,55 @@ def test_a_missing_plugin_fails_the_plan_with_the_pip_package_then_installs(
     (review,) = Record.objects.filter(object_key="review")
     assert review.data == {"text": "good", "stars": 5}
     assert plugins.field_types.origin(names["field"]) == names["dist"]
+
+
+def test_a_pack_uses_the_plugins_field_type_and_action_in_a_workflow(db, tmp_path):
+    """tests/plugin_pkg brings a field type and an action; a pack's workflow uses both."""
+    install_test_plugin()
+    from tessera.flows import service as flows
+    from tessera.flows.models import Run
+
+    member = {
+        "properties": {
+            "name": {"x-type": "string"},
+            "colour": {"x-type": "colour"},
+            "points": {"x-type": "integer", "minimum": 0},
+            "status": {"x-type": "enum", "enum": ["new", "welcomed"]},
+        }
+    }
+    welcome = {
+        "object": "member",
+        "initial": "new",
+        "state_field": "status",
+        "start": "on_create",
+        "states": {
+            "new": {},
+            "welcomed": {
+                "final": True,
+                "on_enter": [{"type": "award_points", "params": {"points": 100}}],
+            },
+        },
+        "transitions": {"welcome": {"from": ["new"], "to": "welcomed"}},
+    }
+    pack = write_pack(
+        tmp_path / "loyalty",
+        {
+            "key": "loyalty",
+            "version": "1.0.0",
+            "plugins": [{"entry_point": "colour", "pip": "tessera-test-plugin>=0.1"}],
+        },
+        {("workflow", "welcome"): welcome, ("object", "member"): member},
+    )
+    plan = service.plan(pack)
+    assert plan.ok, plan.render()
+    service.install(pack)
+
+    from tessera.records import service as records
+
+    record = records.create("member", {"name": "Li Lei", "colour": "#1e90ff", "points": 5})
+    run = Run.objects.get(subject=record)
+    flows.transition(run.pk, "welcome", version=run.version)
+    record.refresh_from_db()
+    assert record.data["status"] == "welcomed" and record.data["points"] == 105
+    used = plugins_used([member, welcome])
+    assert [p["entry_point"] for p in used] == ["colour"]  # one package, both types
