@@ -41,6 +41,11 @@ class FlowsConfig(AppConfig):
             if purpose not in handlers:
                 handlers.register(TimerHandler(type=purpose, fire=fire))
 
+        # --- Campaigns (issue 7): the campaign kind and its parts, on this runtime.
+        from .campaigns import register as register_campaigns
+
+        register_campaigns()
+
 
 def register_node_types(registries) -> None:
     """The built-in node types and the ``assign`` action, as a plugin registers its own."""

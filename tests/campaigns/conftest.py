@@ -1,0 +1,176 @@
+"""A shop for campaigns: the documented customer, order and segment, the four classic campaigns,
+a frozen clock, real SMTP and HTTP servers, and helpers to play the tick.
+
+The example files under docs/examples/campaigns are what the tests publish and run, so the
+documentation's campaigns are the tested ones.
+"""
+
+from __future__ import annotations
+
+import copy
+import datetime as dt
+import json
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import time_machine
+
+from tests.actions.conftest import http_server, smtp_server, smtp_settings  # noqa: F401
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "docs" / "examples" / "campaigns"
+START = dt.datetime(2026, 11, 2, 1, 0, tzinfo=dt.UTC)  # a Monday: 09:00 in Shanghai
+
+
+def example(name: str) -> dict[str, Any]:
+    return json.loads((EXAMPLES / f"{name}.json").read_text(encoding="utf-8"))
+
+
+def body(name: str) -> dict[str, Any]:
+    return copy.deepcopy(example(name)["body"])
+
+
+@pytest.fixture(autouse=True)
+def fresh_caches():
+    """Revision caches live per process and every test rolls the revision back: clear them."""
+    from tessera.conditions import objects
+    from tessera.definitions import cache
+    from tessera.flows import graph
+    from tessera.flows.campaigns import catalog
+
+    caches = [cache._published, objects._cache, graph._compiled, catalog._index]
+    for item in caches:
+        item.clear()
+    yield
+    for item in caches:
+        item.clear()
+
+
+@pytest.fixture
+def eager():
+    """Celery tasks run in-process, at once (the observer's tasks, a broadcast's batches)."""
+    from tessera.celery import app
+
+    before = app.conf.task_always_eager, app.conf.task_eager_propagates
+    app.conf.task_always_eager, app.conf.task_eager_propagates = True, True
+    yield app
+    app.conf.task_always_eager, app.conf.task_eager_propagates = before
+
+
+@pytest.fixture
+def dispatched(monkeypatch) -> list[int]:
+    """Outbox entries handed to the broker, collected instead (``deliver`` performs them)."""
+    from tessera.actions import dispatch
+
+    sent: list[int] = []
+    monkeypatch.setattr(dispatch, "publish", sent.append)
+    return sent
+
+
+@pytest.fixture
+def shop(db, dispatched, settings):
+    """The documented customer and order objects and the dormant segment, published."""
+    from tessera.definitions import service as definitions
+
+    settings.DEFAULT_FROM_EMAIL = "Shop <shop@example.com>"
+    settings.TESSERA_BASE_URL = "https://crm.example.com"
+    for name in ("customer", "order", "dormant"):
+        document = example(name)
+        definitions.save_and_publish(document["kind"], document["key"], document["body"])
+
+
+@pytest.fixture
+def publish(shop) -> Callable[..., Any]:
+    """Publish a campaign: a documented one by name, or a body given (key, body)."""
+    from tessera.definitions import service as definitions
+
+    def go(name: str, campaign: dict[str, Any] | None = None):
+        return definitions.save_and_publish("campaign", name, campaign or body(name))
+
+    return go
+
+
+@pytest.fixture
+def customer(shop) -> Callable[..., Any]:
+    from tessera.records import service as records
+
+    counter = iter(range(1, 1_000_000))
+
+    def make(name: str | None = None, **data: Any):
+        n = next(counter)
+        values = {
+            "name": name or f"Customer {n}",
+            "email": f"c{n}@example.com",
+            "phone": f"+86 138 0000 {n:04d}",
+            "email_opt_in": True,
+            "sms_opt_in": True,
+            **data,
+        }
+        return records.create("customer", {k: v for k, v in values.items() if v is not None})
+
+    return make
+
+
+class Clock:
+    """The test's clock: frozen, moved by hand; ``tick`` fires timers and delivers the outbox."""
+
+    def __init__(self, start: dt.datetime):
+        self.now = start
+        self.traveller = time_machine.travel(start, tick=False)
+
+    def __enter__(self) -> Clock:
+        self.shift = self.traveller.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.traveller.stop()
+
+    def to(self, moment: dt.datetime) -> None:
+        self.now = moment
+        self.shift.move_to(moment)
+
+    def advance(self, **delta: float) -> None:
+        self.to(self.now + dt.timedelta(**delta))
+
+    def tick(self) -> int:
+        """Fire what is due now and perform what the outbox holds, like a worker would."""
+        from tessera.timers import service as timers
+
+        fired = 0
+        while True:
+            done = timers.fire_due(now=self.now, limit=5000)
+            fired += done
+            deliver_all()
+            if not done:
+                return fired
+
+
+def deliver_all() -> int:
+    """Perform every pending outbox entry now (what workers do after the commit)."""
+    from tessera.actions import outbox
+    from tessera.actions.models import OutboxEntry, OutboxStatus
+
+    ids = list(OutboxEntry.objects.filter(status=OutboxStatus.PENDING).values_list("pk", flat=True))
+    for pk in ids:
+        outbox.deliver(pk)
+    return len(ids)
+
+
+@pytest.fixture
+def clock() -> Iterator[Clock]:
+    with Clock(START) as moving:
+        yield moving
+
+
+@pytest.fixture
+def committed(django_capture_on_commit_callbacks, eager):
+    """``with committed(): …`` runs what the block left for after the commit (observers,
+    their tasks in-process): the test itself never commits."""
+    return lambda: django_capture_on_commit_callbacks(execute=True)
+
+
+def event(record, kind: str, **payload: Any):
+    from tessera.records import service as records
+
+    return records.add_event(record, kind, payload)
