@@ -106,3 +106,23 @@ def test_methods(url, admin_token):
     assert put.status_code == 405 and put.headers["Allow"] == "GET, POST"
     query = requests.get(url, params={"query": QUERY}, headers=headers, timeout=30)
     assert query.status_code == 200
+
+
+def test_abusive_queries_are_refused_over_http(url, admin_token):
+    deep = "name"
+    for _ in range(4):
+        deep = f"orders(first: 1) {{ nodes {{ customer {{ {deep} }} }} }}"
+    too_deep = post(
+        url, {"query": f"{{ customers(first: 1) {{ nodes {{ {deep} }} }} }}"}, admin_token
+    )
+    assert too_deep.status_code == 400
+    assert too_deep.json()["errors"][0]["extensions"]["code"] == "too_deep"
+    costly = (
+        "{ customers(first: 100) { nodes { orders(first: 100) { nodes { total "
+        "customer { orders(first: 100) { totalCount } } } } } } }"
+    )
+    too_costly = post(url, {"query": costly}, admin_token)
+    assert too_costly.status_code == 400
+    assert too_costly.json()["errors"][0]["extensions"]["code"] == "too_costly"
+    fragment = post(url, {"query": "{ customers { nodes { ...Nope } } }"}, admin_token)
+    assert fragment.status_code == 400
