@@ -134,3 +134,20 @@ def test_a_request_past_its_time_is_stopped(shop, gql, admin_token, seconds):
     with override_settings(TESSERA_GRAPHQL={**LIMITS, "seconds": seconds}):
         out = gql("{ customers { totalCount } }", token=admin_token)
     assert code(out) == "timeout" and out["data"] is None
+
+
+def test_a_batch_with_one_bad_operation_runs_none(shop, client, admin_token):
+    from tessera.records.models import Record
+
+    headers = {"HTTP_AUTHORIZATION": f"Bearer {admin_token}"}
+    create = {"query": 'mutation { createCustomer(input: {name: "A"}) { errors { path } } }'}
+    broken = {"query": "{ customers(first: 500) { totalCount } }"}
+    refused = client.post("/graphql", [create, broken], content_type="application/json", **headers)
+    assert refused.status_code == 400 and code(refused.json()) == "page_size"
+    assert not Record.objects.filter(object_key="customer").exists()
+    # variables that do not coerce fail their own operation only, inside a batch
+    typed = {"query": "query($n: Int!) { customers(first: $n) { totalCount } }", "variables": {}}
+    mixed = client.post("/graphql", [create, typed], content_type="application/json", **headers)
+    assert mixed.status_code == 200
+    first, second = mixed.json()
+    assert first["data"]["createCustomer"]["errors"] == [] and second["data"] is None

@@ -15,12 +15,14 @@ from __future__ import annotations
 import json
 import logging
 import time
+from dataclasses import dataclass
 from typing import Any
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.views.decorators.csrf import csrf_exempt
 from graphql import (
+    DocumentNode,
     GraphQLError,
     NoSchemaIntrospectionCustomRule,
     OperationType,
@@ -87,8 +89,10 @@ def graphql(request: HttpRequest) -> HttpResponse:
     try:
         payloads, batched = _payloads(request, limits)
         schema = current_schema()
+        # every operation of a batch is checked before any runs: a refusal runs nothing
+        prepared = [_prepare(schema, payload, request.method, limits) for payload in payloads]
         results = []
-        for payload in payloads:
+        for item in prepared:
             ctx = RequestContext(
                 caller.user,
                 Policy.for_user(caller.user),
@@ -96,7 +100,7 @@ def graphql(request: HttpRequest) -> HttpResponse:
                 time.monotonic() + limits.seconds,
                 request,
             )
-            results.append(_run(schema, payload, ctx, request.method, limits))
+            results.append(_execute(schema, item, ctx, alone=not batched))
     except RequestRefused as refused:
         return JsonResponse({"errors": refused.errors}, status=refused.status)
     if batched:
@@ -198,7 +202,16 @@ def _never(value: Any) -> bool:
     return False
 
 
-def _run(schema, payload: dict[str, Any], ctx: RequestContext, method: str, limits) -> dict:
+@dataclass
+class Prepared:
+    """An operation that parsed, validated and fits the limits: ready to run."""
+
+    document: DocumentNode
+    variables: dict[str, Any] | None
+    name: str | None
+
+
+def _prepare(schema, payload: dict[str, Any], method: str, limits) -> Prepared:
     query, variables, name = (
         payload.get("query"),
         payload.get("variables"),
@@ -210,7 +223,6 @@ def _run(schema, payload: dict[str, Any], ctx: RequestContext, method: str, limi
         raise RequestRefused(400, [_error("bad_request", "variables are a JSON object")])
     if name is not None and not isinstance(name, str):
         raise RequestRefused(400, [_error("bad_request", "operationName is text")])
-    graphql_schema = schema.graphql_schema
     document = _valid_document(schema, query, limits)
     bad_text = limiting.unstorable_text(document, variables)
     if bad_text:
@@ -222,18 +234,23 @@ def _run(schema, payload: dict[str, Any], ctx: RequestContext, method: str, limi
         raise RequestRefused(400, [_error("bad_request", "name the operation to run")])
     if method == "GET" and operation.operation is not OperationType.QUERY:
         raise RequestRefused(405, [_error("method", "send mutations with POST")])
-    problems = limiting.check(graphql_schema, document, operation, variables or {}, limits)
+    problems = limiting.check(schema.graphql_schema, document, operation, variables or {}, limits)
     if problems:
         raise RequestRefused(400, [_formatted(e) for e in problems])
+    return Prepared(document, variables, name)
+
+
+def _execute(schema, prepared: Prepared, ctx: RequestContext, *, alone: bool) -> dict:
     result = execute(
-        graphql_schema,
-        document,
+        schema.graphql_schema,
+        prepared.document,
         context_value=ctx,
-        variable_values=variables,
-        operation_name=name,
+        variable_values=prepared.variables,
+        operation_name=prepared.name,
         is_awaitable=_never,  # resolvers are synchronous; skips a check per field
     )
-    if result.data is None and result.errors and not any(e.path for e in result.errors):
+    unrun = result.data is None and result.errors and not any(e.path for e in result.errors)
+    if unrun and alone:
         # variables that do not coerce: nothing ran, the request was wrong
         raise RequestRefused(400, [_formatted(e) for e in result.errors[:20]])
     out: dict[str, Any] = {"data": result.data}
