@@ -112,3 +112,32 @@ def test_extensions_add_fields_to_every_build(shop, gql, admin_token):
         assert planned["data"]["extensionPlan"] == {"report": {"planned": "crm"}, "errors": []}
     build._schemas.clear()
     assert "extensionPing" not in print_schema(build.current_schema().graphql_schema)
+
+
+def test_x_permissions_in_the_definition_narrow_the_allow_list(publish_object, django_user_model):
+    import copy
+
+    from tests.conftest import CUSTOMER
+
+    body = copy.deepcopy(CUSTOMER)
+    body["properties"]["total_spent"]["x-permissions"] = {"read": ["finance"], "write": ["finance"]}
+    body["properties"]["points"]["x-permissions"] = {"write": ["finance"]}
+    publish_object("customer", body)
+    sales = django_user_model.objects.create_user("s")
+    sales.groups.add(
+        grant("sales", "customer", read_fields=["*"], write_fields=["*"], can_update=True)
+    )
+    finance = django_user_model.objects.create_user("f")
+    finance.groups.add(
+        grant(
+            "finance", "customer", read_fields=["total_spent"], write_fields=["*"], can_update=True
+        )
+    )
+    as_sales, as_finance = Policy.for_user(sales), Policy.for_user(finance)
+    assert as_sales.denied_fields("customer", ["name", "total_spent", "points"]) == {"total_spent"}
+    assert as_sales.unwritable("customer", ["name", "total_spent", "points"]) == [
+        "total_spent",
+        "points",
+    ]
+    assert as_finance.denied_fields("customer", ["name", "total_spent"]) == {"name"}
+    assert as_finance.unwritable("customer", ["total_spent", "points", "name"]) == []

@@ -1,7 +1,9 @@
 """Who may do what with which records and fields: the one check every surface calls.
 
 Roles are Django groups; each has an ``ObjectPermission`` per object it may touch (no row,
-no rights). Fields are an allow-list per role; rights and fields of several roles add up.
+no rights). Fields are an allow-list per role, narrowed by the object definition's own
+``x-permissions`` (``{"read": [roles], "write": [roles]}`` on a field keeps it for those roles);
+rights and fields of several roles add up.
 Rows are narrowed by each role's scope (all / own / team) and condition, in the condition
 language; a record is visible when any role that grants the action lets it through.
 Superusers hold every right. GraphQL uses this module; so can the admin, exports and
@@ -20,6 +22,7 @@ from django.db.models import BooleanField, Q, QuerySet
 from django.db.models.expressions import RawSQL
 
 from tessera.conditions.compiler import compile_condition
+from tessera.conditions.objects import object_info
 from tessera.conditions.tree import EventLeaf, FieldLeaf, Group, MetricLeaf, Node, Not, SegmentLeaf
 from tessera.conditions.tree import parse as parse_condition
 from tessera.definitions.errors import ValidationFailed
@@ -40,6 +43,7 @@ class RoleRule:
     write_fields: frozenset[str]
     rows: str
     condition: Any
+    role: str = ""
 
 
 @dataclass
@@ -75,7 +79,7 @@ class Policy:
         if user.is_superuser:
             return cls(user, superuser=True)
         rules: dict[str, list[RoleRule]] = {}
-        for perm in ObjectPermission.objects.filter(group__user=user):
+        for perm in ObjectPermission.objects.filter(group__user=user).select_related("group"):
             actions = {
                 a for a in ACTIONS if getattr(perm, f"can_{a}") and (a == "read" or perm.can_read)
             }
@@ -86,6 +90,7 @@ class Policy:
                     frozenset(_names(perm.write_fields)),
                     perm.rows,
                     perm.condition,
+                    perm.group.name,
                 )
             )
         return cls(user, rules)
@@ -95,10 +100,23 @@ class Policy:
             return ObjectRights(frozenset(ACTIONS), everything=True)
         if object_key not in self._rights:
             rules = self._rules.get(object_key, [])
+            declared = _declared(object_key) if rules else {}
             self._rights[object_key] = ObjectRights(
                 frozenset().union(*(r.actions for r in rules)),
-                frozenset().union(*(r.read_fields for r in rules if "read" in r.actions)),
-                frozenset().union(*(r.write_fields for r in rules if r.actions - {"read"})),
+                frozenset().union(
+                    *(
+                        _granted(r.read_fields, r.role, "read", declared)
+                        for r in rules
+                        if "read" in r.actions
+                    )
+                ),
+                frozenset().union(
+                    *(
+                        _granted(r.write_fields, r.role, "write", declared)
+                        for r in rules
+                        if r.actions - {"read"}
+                    )
+                ),
                 rules,
             )
         return self._rights[object_key]
@@ -247,6 +265,29 @@ class Policy:
     def _field(self, object_key: str, name: str, out: list[str]) -> None:
         if self.denied_fields(object_key, [name]):
             out.append(f"{object_key}.{name}")
+
+
+def _declared(object_key: str) -> dict[str, dict[str, Any]]:
+    """The fields of an object, each with the ``x-permissions`` its definition declares."""
+    info = object_info(object_key)
+    if info is None:
+        return {}
+    return {name: f.prop.get("x-permissions") or {} for name, f in info.fields.items()}
+
+
+def _granted(
+    listed: frozenset[str], role: str, kind: str, declared: dict[str, dict[str, Any]]
+) -> frozenset[str]:
+    """The fields a role's allow-list grants, narrowed by the definition's ``x-permissions``:
+    a field that names the roles that may read (or write) it is kept for those roles only."""
+    if not any(kind in rules for rules in declared.values()):
+        return listed
+    names = set(declared) if ALL_FIELDS in listed else set(listed)
+    return frozenset(
+        n
+        for n in names
+        if not isinstance(declared.get(n, {}).get(kind), list) or role in declared[n][kind]
+    )
 
 
 def _names(value: Any) -> list[str]:
