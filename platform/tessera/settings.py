@@ -38,6 +38,7 @@ INSTALLED_APPS = [
     "tessera.actions",
     "tessera.flows",
     "tessera.api",
+    "tessera.exchange",
     "tessera",
     "templates_lib",
     "wagtail.contrib.forms",
@@ -209,6 +210,21 @@ TESSERA_PACKS = {
     "max_files": 10_000,
     "max_ratio": 100,  # uncompressed : compressed, for zip entries over 1 MB
     "doc_bytes": 1024 * 1024,
+}
+
+# --- Data exchange: imports, ingestion, exports (tessera.exchange) -----------------------
+# Imports run in chunks (one transaction each, the job's cursor committed with it); a job whose
+# worker has not reported for stale_seconds is resumed by the tick. Ingestion requests are
+# signed over "<timestamp>.<body>" and refused outside window_seconds (docs/importing.md).
+TESSERA_EXCHANGE = {
+    "chunk_rows": env.int("TESSERA_IMPORT_CHUNK_ROWS", default=2000),
+    "max_cell_chars": env.int("TESSERA_IMPORT_MAX_CELL", default=65535),
+    "max_columns": 500,
+    "stale_seconds": env.float("TESSERA_IMPORT_STALE_SECONDS", default=120.0),
+    "default_region": env.str("TESSERA_PHONE_REGION", default="CN"),
+    "ingest_window_seconds": env.int("TESSERA_INGEST_WINDOW_SECONDS", default=300),
+    "ingest_body_bytes": env.int("TESSERA_INGEST_BODY_BYTES", default=5 * 1024 * 1024),
+    "ingest_items": 1000,
 }
 
 # --- Tessera limits ---------------------------------------------------------------------

@@ -1,0 +1,1 @@
+"""Data in and out: imports from CSV and Excel, duplicates and merges, ingestion, exports."""

@@ -1,0 +1,349 @@
+"""Checking a chunk of rows: convert each cell, find the record a row updates, validate.
+
+A chunk is checked as a whole so each question costs one query per chunk, not per row:
+which records already hold these upsert keys, which hold these unique values, which
+related ids exist. Every problem becomes a ``RowError`` naming the row, the column, the
+field and the reason; a row with any problem is rejected and the rest go on.
+
+Rows with the same upsert key inside a file are one record: the later row updates what the
+earlier one wrote (in the same chunk too), as a second import of it would.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db import connection
+
+from tessera.definitions.cache import published
+from tessera.definitions.errors import FieldError, ValidationFailed
+from tessera.plugins import field_types
+from tessera.records.indexes import field_expression
+from tessera.records.models import Record
+from tessera.records.service import _normalized
+from tessera.records.validation import RecordValidator, validator_for_version
+
+from .convert import Options, converter_for
+from .mapping import check_mapping
+
+
+@dataclass(frozen=True)
+class RowError:
+    """One problem with one row: where (row, column, field) and why."""
+
+    row: int
+    column: str | None
+    field: str | None
+    code: str
+    message: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "row": self.row,
+            "column": self.column,
+            "field": self.field,
+            "code": self.code,
+            "message": self.message,
+        }
+
+
+@dataclass
+class Entry:
+    """What a chunk will write for one record: new (``record`` None) or an update."""
+
+    rows: list[int]
+    data: dict[str, Any]
+    record: Record | None = None
+    changed: bool = True
+
+    @property
+    def key_row(self) -> int:
+        return self.rows[0]
+
+
+@dataclass
+class Checked:
+    """A checked chunk: entries to write and rows rejected with their errors."""
+
+    entries: list[Entry] = field(default_factory=list)
+    rejected: list[tuple[int, list[Any], list[RowError]]] = field(default_factory=list)
+
+    @property
+    def creates(self) -> int:
+        return sum(1 for e in self.entries if e.record is None)
+
+    @property
+    def updates(self) -> int:
+        return sum(1 for e in self.entries if e.record is not None and e.changed)
+
+    @property
+    def unchanged(self) -> int:
+        return sum(1 for e in self.entries if e.record is not None and not e.changed)
+
+
+class PlanRefused(Exception):
+    """The mapping or key cannot work with this file and object; nothing was read."""
+
+    def __init__(self, errors: list[FieldError]):
+        self.errors = errors
+        super().__init__("; ".join(str(e) for e in errors[:5]))
+
+
+class Plan:
+    """A mapping, an upsert key and options, compiled against one object version."""
+
+    def __init__(
+        self,
+        object_key: str,
+        header: list[str],
+        mapping: dict[str, str],
+        key_fields: list[str] | tuple[str, ...] = (),
+        options: dict[str, Any] | None = None,
+    ):
+        definition = published("object", object_key)
+        if definition is None:
+            raise PlanRefused(
+                [FieldError("$.object", "unknown_object", f"{object_key!r} is not published")]
+            )
+        body = definition.body
+        errors = check_mapping(mapping, header, body, key_fields)
+        if errors:
+            raise PlanRefused(errors)
+        self.object_key = object_key
+        self.definition = definition
+        self.body = body
+        self.properties: dict[str, Any] = body.get("properties", {})
+        self.options = dict(options or {})
+        self.clear_empty = self.options.get("empty") == "clear"
+        cell_options = Options.of(self.options)
+        index = {name: i for i, name in enumerate(header)}
+        self.columns = [
+            (index[column], column, name, converter_for(self.properties[name], cell_options))
+            for column, name in mapping.items()
+        ]
+        self.column_of = {name: column for column, name in mapping.items()}
+        self.key_fields = list(key_fields)
+        self.validator: RecordValidator = validator_for_version(object_key, definition.version)
+        groups = [[n] for n, p in self.properties.items() if p.get("x-unique")]
+        groups += [list(g) for g in body.get("x-unique-together", [])]
+        self.unique_groups = [g for g in groups if all(f in self.column_of for f in g)]
+        self.has_datetimes = any(p["x-type"] == "datetime" for p in self.properties.values())
+        self.relations = {
+            name: prop["x-relation"]["object"]
+            for name, prop in self.properties.items()
+            if prop["x-type"] == "relation" and name in self.column_of
+        }
+
+    def convert(self, number: int, cells: list[Any]) -> tuple[dict[str, Any], list[RowError]]:
+        data: dict[str, Any] = {}
+        errors: list[RowError] = []
+        for index, column, name, convert in self.columns:
+            try:
+                value = convert(cells[index])
+            except (ValueError, TypeError, ArithmeticError) as exc:
+                errors.append(RowError(number, column, name, "convert", str(exc)[:500]))
+                continue
+            if value is not None:
+                data[name] = value
+            elif self.clear_empty:
+                data[name] = None
+        return data, errors
+
+    def field_errors(self, number: int, errors: list[FieldError]) -> list[RowError]:
+        out = []
+        for error in errors:
+            name = _field_of(error.path)
+            out.append(
+                RowError(number, self.column_of.get(name or ""), name, error.code, error.message)
+            )
+        return out
+
+    def expression(self, name: str) -> str:
+        return field_expression(name, field_types.get(self.properties[name]["x-type"]).sql_type)
+
+
+def _field_of(path: str) -> str | None:
+    if not path.startswith("$.") and not path.startswith("$["):
+        return None
+    rest = path[2:] if path.startswith("$.") else path[1:]
+    if rest.startswith("['"):
+        return rest[2 : rest.index("']")]
+    for i, ch in enumerate(rest):
+        if ch in ".[":
+            return rest[:i]
+    return rest
+
+
+def _sql_value(value: Any) -> Any:
+    if isinstance(value, bool) and connection.vendor == "sqlite":
+        return 1 if value else 0
+    return value
+
+
+def _lookup(plan: Plan, group: list[str], keys: list[tuple], lock: bool) -> dict[tuple, Record]:
+    """Records of the object holding any of these values of ``group``, by value."""
+    found: dict[tuple, Record] = {}
+    exprs = [plan.expression(f) for f in group]
+    keys = list(dict.fromkeys(keys))
+    for start in range(0, len(keys), 500):
+        part = keys[start : start + 500]
+        if len(group) == 1:
+            marks = ", ".join(["%s"] * len(part))
+            where = f"{exprs[0]} IN ({marks})"
+            params = [_sql_value(k[0]) for k in part]
+        else:
+            one = "(" + " AND ".join(f"{e} = %s" for e in exprs) + ")"
+            where = " OR ".join([one] * len(part))
+            params = [_sql_value(v) for k in part for v in k]
+        qs = Record.objects.filter(object_key=plan.object_key).extra(where=[where], params=params)
+        if lock:
+            qs = qs.select_for_update()
+        for record in qs:
+            value = tuple(record.data.get(f) for f in group)
+            found[value] = record
+    return found
+
+
+def check_chunk(plan: Plan, rows: list[tuple[int, list[Any]]], *, lock: bool = False) -> Checked:
+    """Convert, match and validate ``rows``; ``lock`` the records to update (a write)."""
+    out = Checked()
+    converted: list[tuple[int, list[Any], dict[str, Any], list[RowError]]] = []
+    for number, cells in rows:
+        data, errors = plan.convert(number, cells)
+        if plan.has_datetimes:
+            data = _normalized(plan.body, data)
+        converted.append((number, cells, data, errors))
+
+    existing: dict[tuple, Record] = {}
+    if plan.key_fields:
+        keys = [tuple(d.get(f) for f in plan.key_fields) for _, _, d, _ in converted]
+        keys = [k for k in keys if None not in k]
+        if keys:
+            existing = _lookup(plan, plan.key_fields, keys, lock)
+
+    pending: dict[tuple, Entry] = {}
+    staged: list[tuple[int, list[Any], Entry, dict[str, Any] | None]] = []
+    validator = plan.validator
+    for number, cells, data, failed in converted:
+        key = tuple(data.get(f) for f in plan.key_fields) if plan.key_fields else None
+        if key is not None and None in key:
+            failed_fields = {e.field for e in failed}
+            missing = [
+                RowError(number, plan.column_of.get(f), f, "key", "the upsert key is empty")
+                for f, v in zip(plan.key_fields, key, strict=True)
+                if v is None and f not in failed_fields
+            ]
+            failed_fields |= {e.field for e in missing}
+            rest = [
+                e
+                for e in plan.field_errors(number, validator.errors(data))
+                if e.field not in failed_fields and e.code != "required"
+            ]
+            out.rejected.append((number, cells, failed + missing + rest))
+            continue
+        entry = pending.get(key) if key is not None else None
+        record = existing.get(key) if key is not None else None
+        base = entry.data if entry is not None else (record.data if record is not None else {})
+        merged = {k: v for k, v in {**base, **data}.items() if v is not None} if base else data
+        if plan.clear_empty and not base:
+            merged = {k: v for k, v in data.items() if v is not None}
+        if failed or not validator.is_valid(merged):
+            failed_fields = {e.field for e in failed}
+            errors = [
+                e
+                for e in plan.field_errors(number, validator.errors(merged))
+                if e.field not in failed_fields
+            ]
+            if failed or errors:
+                out.rejected.append((number, cells, failed + errors))
+                continue
+        if entry is not None:
+            staged.append((number, cells, entry, entry.data))  # undone if this row fails later
+            entry.data = merged
+            entry.rows.append(number)
+            continue
+        entry = Entry([number], merged, record)
+        if record is not None:
+            entry.changed = merged != record.data
+        if key is not None:
+            pending[key] = entry
+        staged.append((number, cells, entry, None))
+        out.entries.append(entry)
+
+    rejected_rows = _unique_and_relations(plan, out.entries, lock)
+    if rejected_rows:
+        by_row = {number: (cells, entry, before) for number, cells, entry, before in staged}
+        for number, errors in sorted(rejected_rows.items()):
+            cells, entry, before = by_row[number]
+            out.rejected.append((number, cells, errors))
+            if before is None:
+                out.entries = [e for e in out.entries if e is not entry]
+            else:
+                entry.data = before
+                entry.rows.remove(number)
+        for entry in out.entries:
+            if entry.record is not None:
+                entry.changed = entry.data != entry.record.data
+    out.rejected.sort(key=lambda r: r[0])
+    return out
+
+
+def _unique_and_relations(
+    plan: Plan, entries: list[Entry], lock: bool
+) -> dict[int, list[RowError]]:
+    """Rows whose unique values another record holds, or whose related records are missing."""
+    bad: dict[int, list[RowError]] = defaultdict(list)
+    for group in plan.unique_groups:
+        values: dict[tuple, list[Entry]] = defaultdict(list)
+        for entry in entries:
+            value = tuple(entry.data.get(f) for f in group)
+            if None not in value:
+                values[value].append(entry)
+        if not values:
+            continue
+        holders = _lookup(plan, group, list(values), False)
+        names = ", ".join(group)
+        for value, owners in values.items():
+            holder = holders.get(value)
+            for i, entry in enumerate(owners):
+                mine = entry.record.pk if entry.record is not None else None
+                if holder is not None and holder.pk != mine:
+                    reason = f"another {plan.object_key} (#{holder.pk}) already has this {names}"
+                elif i > 0:
+                    reason = f"row {owners[0].key_row} of this file has the same {names}"
+                else:
+                    continue
+                number = entry.rows[-1]
+                bad[number].append(
+                    RowError(number, plan.column_of.get(group[0]), group[0], "unique", reason)
+                )
+    for name, target in plan.relations.items():
+        ids = {e.data[name] for e in entries if isinstance(e.data.get(name), int)}
+        if not ids:
+            continue
+        found = set(
+            Record.objects.filter(object_key=target, pk__in=ids).values_list("pk", flat=True)
+        )
+        for entry in entries:
+            value = entry.data.get(name)
+            if isinstance(value, int) and value not in found:
+                number = entry.rows[-1]
+                bad[number].append(
+                    RowError(
+                        number,
+                        plan.column_of.get(name),
+                        name,
+                        "relation",
+                        f"there is no {target} with id {value}",
+                    )
+                )
+    return dict(bad)
+
+
+def as_validation_failed(errors: list[RowError]) -> ValidationFailed:
+    return ValidationFailed(
+        FieldError(f"$.rows[{e.row}]" + (f"[{e.column!r}]" if e.column else ""), e.code, e.message)
+        for e in errors
+    )

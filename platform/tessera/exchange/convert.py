@@ -1,0 +1,411 @@
+"""From what a spreadsheet cell (or an order system's JSON) holds to a field's stored value.
+
+One converter per field type, chosen once per column, keyed by the ``x-type`` slug in a
+registry, so a plugin's field type can bring its own (``cell_converters.register``); a type
+without one falls back to the field type's own ``convert``. A converter returns the value
+or ``None`` (no value: the cell was empty) and raises ``ValueError`` with a message for a
+person ("'2024/13/01' is not a date") when the cell cannot be read.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+import re
+import unicodedata
+import zoneinfo
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.conf import settings
+
+from tessera.plugins import Registry, field_types
+
+Converter = Callable[[Any], Any]
+
+
+@dataclass(frozen=True)
+class Options:
+    """How cells are read, per import: the phone region, the time zone of naive times."""
+
+    region: str = ""
+    timezone: str = ""
+    day_first: bool = False  # 05/03/2024 is 5 March (else 3 May); year-first is never ambiguous
+
+    @classmethod
+    def of(cls, options: dict[str, Any] | None) -> Options:
+        options = options or {}
+        return cls(
+            region=str(options.get("region") or settings.TESSERA_EXCHANGE["default_region"]),
+            timezone=str(options.get("timezone") or settings.TIME_ZONE),
+            day_first=bool(options.get("day_first", False)),
+        )
+
+
+@dataclass
+class CellConverter:
+    """Makes the converter of one field from its property and the import's options."""
+
+    type: str
+    make: Callable[[dict[str, Any], Options], Converter] = field(repr=False)
+
+
+cell_converters: Registry = Registry("cell converter")
+
+
+def converter_for(prop: dict[str, Any], options: Options) -> Converter:
+    """The function that reads one column into the field ``prop``; empty cells give None."""
+    kind = prop["x-type"]
+    if kind in cell_converters:
+        inner = cell_converters.get(kind).make(prop, options)
+    else:
+        inner = field_types.get(kind).convert
+
+    def convert(cell: Any) -> Any:
+        if cell is None:
+            return None
+        if isinstance(cell, str):
+            cell = cell.strip()
+            if not cell:
+                return None
+        return inner(cell)
+
+    return convert
+
+
+# --- text ----------------------------------------------------------------------------------
+
+
+def _text(prop: dict[str, Any], options: Options) -> Converter:
+    def convert(cell: Any) -> str:
+        if isinstance(cell, str):
+            return cell
+        if isinstance(cell, bool):
+            return "true" if cell else "false"
+        if isinstance(cell, float) and cell.is_integer():
+            return str(int(cell))  # Excel keeps codes like 100234 as 100234.0
+        if isinstance(cell, (dict, list)):
+            raise ValueError("a list or object is not text")
+        if isinstance(cell, dt.datetime):
+            return cell.isoformat(sep=" ")
+        return str(cell)
+
+    return convert
+
+
+# --- numbers -------------------------------------------------------------------------------
+
+_CURRENCY = re.compile(
+    r"(?i)^(?:[¥￥$€£]|rmb|cny|usd|eur|hkd|元)+|(?:[¥￥$€£]|rmb|cny|usd|eur|hkd|元)+$"
+)
+_GROUPS = str.maketrans("", "", ",， _'")
+
+
+def _number_text(cell: Any, *, money: bool) -> decimal.Decimal:
+    if isinstance(cell, bool):
+        raise ValueError("yes/no is not a number")
+    if isinstance(cell, (int, float, decimal.Decimal)):
+        number = decimal.Decimal(str(cell))
+    else:
+        text = unicodedata.normalize("NFKC", str(cell)).strip()
+        negative = text.startswith("(") and text.endswith(")")
+        if negative:
+            text = text[1:-1].strip()
+        if money:
+            text = _CURRENCY.sub("", text.replace(" ", "")).strip()
+            if text.startswith("-") and _CURRENCY.match(text[1:]):
+                text = "-" + _CURRENCY.sub("", text[1:])
+        text = text.translate(_GROUPS)
+        try:
+            number = decimal.Decimal(text)
+        except decimal.InvalidOperation:
+            what = "an amount of money" if money else "a number"
+            raise ValueError(f"{cell!r} is not {what}") from None
+        if negative:
+            number = -number
+    if not number.is_finite():
+        raise ValueError(f"{cell!r} is not a finite number")
+    return number
+
+
+def _integer(prop: dict[str, Any], options: Options) -> Converter:
+    def convert(cell: Any) -> int:
+        if type(cell) is str and cell.isdigit() and len(cell) < 16:
+            return int(cell)
+        number = _number_text(cell, money=False)
+        if number != number.to_integral_value():
+            raise ValueError(f"{cell!r} has a fraction; this field takes whole numbers")
+        return int(number)
+
+    return convert
+
+
+def _decimal(money: bool) -> Callable[[dict[str, Any], Options], Converter]:
+    def make(prop: dict[str, Any], options: Options) -> Converter:
+        def convert(cell: Any) -> int | float:
+            number = _number_text(cell, money=money)
+            if number == number.to_integral_value() and abs(number) < 2**53:
+                return int(number)
+            return float(number)
+
+        return convert
+
+    return make
+
+
+# --- yes / no ------------------------------------------------------------------------------
+
+_YES = {"1", "true", "yes", "y", "t", "on", "是", "有", "真", "对", "√", "✓", "✔"}
+_NO = {"0", "false", "no", "n", "f", "off", "否", "无", "没有", "假", "不", "×", "✗", "x"}
+
+
+def _boolean(prop: dict[str, Any], options: Options) -> Converter:
+    def convert(cell: Any) -> bool:
+        if isinstance(cell, bool):
+            return cell
+        if isinstance(cell, (int, float)) and cell in (0, 1):
+            return bool(cell)
+        text = str(cell).strip().lower()
+        if text in _YES:
+            return True
+        if text in _NO:
+            return False
+        raise ValueError(f"{cell!r} is not yes or no")
+
+    return convert
+
+
+# --- dates and times ---------------------------------------------------------------------
+
+_YMD = re.compile(
+    r"(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?"
+    r"(?:[ T]+(\d{1,2})(?:[:时点]\s*(\d{1,2})(?:[:分]\s*(\d{1,2})(?:\.(\d{1,6}))?\s*秒?)?)?"
+    r"\s*(Z|[+-]\d{2}:?\d{2})?)?"
+)
+_DMY = re.compile(
+    r"(\d{1,2})[-/.](\d{1,2})[-/.](\d{4})"
+    r"(?:[ T]+(\d{1,2}):(\d{2})(?::(\d{2})(?:\.(\d{1,6}))?)?\s*(Z|[+-]\d{2}:?\d{2})?)?"
+)
+_COMPACT = re.compile(r"(\d{4})(\d{2})(\d{2})")
+
+
+def parse_when(cell: Any, options: Options) -> tuple[dt.date, dt.datetime | None]:
+    """(date, aware datetime or None when no time was given) from a cell or an ISO string."""
+    if isinstance(cell, dt.datetime):
+        return cell.date(), _aware(cell, options)
+    if isinstance(cell, dt.date):
+        return cell, None
+    text = unicodedata.normalize("NFKC", str(cell)).strip()
+    match = _YMD.fullmatch(text)
+    if match:
+        y, m, d, hh, mm, ss, frac, zone = match.groups()
+    else:
+        match = _DMY.fullmatch(text)
+        if match:
+            a, b, y, hh, mm, ss, frac, zone = match.groups()
+            d, m = (a, b) if options.day_first else (b, a)
+        else:
+            match = _COMPACT.fullmatch(text)
+            if not match:
+                raise ValueError(f"{cell!r} is not a date (write 2024-03-05 or 2024/3/5)")
+            y, m, d = match.groups()
+            hh = mm = ss = frac = zone = None
+    try:
+        day = dt.date(int(y), int(m), int(d))
+        if hh is None:
+            return day, None
+        moment = dt.datetime(
+            day.year,
+            day.month,
+            day.day,
+            int(hh),
+            int(mm or 0),
+            int(ss or 0),
+            int((frac or "0").ljust(6, "0")),
+        )
+    except ValueError:
+        raise ValueError(f"{cell!r} is not a real date or time") from None
+    if zone:
+        offset = dt.timedelta(0) if zone == "Z" else _offset(zone)
+        return day, moment.replace(tzinfo=dt.timezone(offset))
+    return day, _aware(moment, options)
+
+
+def _offset(zone: str) -> dt.timedelta:
+    sign = -1 if zone[0] == "-" else 1
+    digits = zone[1:].replace(":", "")
+    return sign * dt.timedelta(hours=int(digits[:2]), minutes=int(digits[2:]))
+
+
+def _aware(moment: dt.datetime, options: Options) -> dt.datetime:
+    if moment.tzinfo is not None:
+        return moment
+    try:
+        zone = zoneinfo.ZoneInfo(options.timezone or "UTC")
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        zone = zoneinfo.ZoneInfo("UTC")
+    return moment.replace(tzinfo=zone)
+
+
+def _date(prop: dict[str, Any], options: Options) -> Converter:
+    def convert(cell: Any) -> str:
+        if type(cell) is str and len(cell) == 10 and cell[4] == "-" and cell[7] == "-":
+            try:
+                return dt.date.fromisoformat(cell).isoformat()
+            except ValueError:
+                pass
+        return parse_when(cell, options)[0].isoformat()
+
+    return convert
+
+
+def _datetime(prop: dict[str, Any], options: Options) -> Converter:
+    to_utc = field_types.get("datetime").convert
+
+    def convert(cell: Any) -> str:
+        day, moment = parse_when(cell, options)
+        if moment is None:
+            moment = _aware(dt.datetime(day.year, day.month, day.day), options)
+        return to_utc(moment.isoformat())
+
+    return convert
+
+
+# --- choices -------------------------------------------------------------------------------
+
+
+def squash(text: str) -> str:
+    """Text compared without case, width, spaces or punctuation: "Gold Card" ~ "gold-card"."""
+    text = unicodedata.normalize("NFKC", text).casefold()
+    return "".join(ch for ch in text if ch.isalnum())
+
+
+def _choices(prop: dict[str, Any]) -> dict[str, str]:
+    options = [o for o in prop.get("enum", []) if isinstance(o, str)]
+    out: dict[str, str] = {}
+    labels = prop.get("x-enum-labels") if isinstance(prop.get("x-enum-labels"), dict) else {}
+    for option in options:
+        for label in (labels.get(option) or {}).values():
+            if isinstance(label, str) and squash(label):
+                out.setdefault(squash(label), option)
+    for option in options:  # values win over labels
+        if squash(option):
+            out[squash(option)] = option
+    return out
+
+
+def _enum(prop: dict[str, Any], options: Options) -> Converter:
+    exact = {o for o in prop.get("enum", []) if isinstance(o, str)}
+    lookup = _choices(prop)
+
+    def convert(cell: Any) -> str:
+        text = str(cell).strip() if not isinstance(cell, str) else cell
+        if text in exact:
+            return text
+        found = lookup.get(squash(text))
+        if found is None:
+            raise ValueError(f"{cell!r} is not one of the options")
+        return found
+
+    return convert
+
+
+_SPLIT = re.compile(r"\s*[,，;；、|]\s*")
+
+
+def _multi_enum(prop: dict[str, Any], options: Options) -> Converter:
+    one = _enum(prop, options)
+
+    def convert(cell: Any) -> list[str]:
+        items = cell if isinstance(cell, list) else _SPLIT.split(str(cell))
+        out: list[str] = []
+        for item in items:
+            if str(item).strip():
+                value = one(item)
+                if value not in out:
+                    out.append(value)
+        return out
+
+    return convert
+
+
+def _list(prop: dict[str, Any], options: Options) -> Converter:
+    items = prop.get("items") if isinstance(prop.get("items"), dict) else {"x-type": "string"}
+    one = converter_for(items, options)
+
+    def convert(cell: Any) -> list[Any]:
+        parts = cell if isinstance(cell, list) else _SPLIT.split(str(cell))
+        return [v for v in (one(p) for p in parts) if v is not None]
+
+    return convert
+
+
+# --- contact details -----------------------------------------------------------------------
+
+
+def _email(prop: dict[str, Any], options: Options) -> Converter:
+    def convert(cell: Any) -> str:
+        return unicodedata.normalize("NFKC", str(cell)).strip().lower()
+
+    return convert
+
+
+def normalise_phone(text: str, region: str) -> str:
+    """A phone number in E.164 (+8613800138000); ValueError if it cannot be one."""
+    import phonenumbers
+
+    text = unicodedata.normalize("NFKC", str(text)).strip()
+    try:
+        number = phonenumbers.parse(text, region.upper() or None)
+    except phonenumbers.NumberParseException as exc:
+        raise ValueError(f"{text!r} is not a phone number ({exc._msg})") from None
+    if not phonenumbers.is_possible_number(number):
+        raise ValueError(f"{text!r} is not a possible phone number for its country")
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def _phone(prop: dict[str, Any], options: Options) -> Converter:
+    region = options.region
+
+    def convert(cell: Any) -> str:
+        if isinstance(cell, (int, float)) and not isinstance(cell, bool):
+            cell = str(int(cell))
+        return normalise_phone(str(cell), region)
+
+    return convert
+
+
+def _relation(prop: dict[str, Any], options: Options) -> Converter:
+    integer = _integer(prop, options)
+
+    def convert(cell: Any) -> int:
+        text = str(cell).strip().lstrip("#")
+        return integer(text)
+
+    return convert
+
+
+BUILTIN_CONVERTERS = [
+    CellConverter("string", _text),
+    CellConverter("text", _text),
+    CellConverter("integer", _integer),
+    CellConverter("decimal", _decimal(money=False)),
+    CellConverter("money", _decimal(money=True)),
+    CellConverter("boolean", _boolean),
+    CellConverter("date", _date),
+    CellConverter("datetime", _datetime),
+    CellConverter("enum", _enum),
+    CellConverter("multi_enum", _multi_enum),
+    CellConverter("email", _email),
+    CellConverter("phone", _phone),
+    CellConverter("relation", _relation),
+    CellConverter("list", _list),
+]
+
+
+def register_builtins() -> None:
+    """Called from ``ExchangeConfig.ready``: the built-in types' converters."""
+    for converter in BUILTIN_CONVERTERS:
+        if converter.type not in cell_converters:
+            cell_converters.register(converter)

@@ -1,0 +1,222 @@
+"""Writing a checked chunk: new records in bulk, changed ones updated, history for each.
+
+What ``tessera.records.service`` does for one record, done for a chunk at a time: the rows
+were validated by the object's compiled validator (``checking``), the new ones go in with
+one ``COPY`` on PostgreSQL (ids taken from the sequence first, so their history can name
+them) or one multi-row insert elsewhere, changed ones with one bulk update; every write gets
+its ``RecordChange``; rollups of related parents are recomputed once per chunk and the
+observers hear about the chunk's writes (in the transaction and after the commit), as they
+would from the service. The unique expression indexes are the last word: a chunk that
+clashes with a concurrent writer raises IntegrityError and is redone row by row.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django.db import connection, transaction
+from django.utils import timezone
+
+from tessera.records import observers, rollups
+from tessera.records.history import field_changes
+from tessera.records.models import Record, RecordChange
+
+from .checking import Checked, Plan
+
+COPY_RECORDS = (
+    "COPY records_record (id, object_key, data, version, schema_version, created_at, "
+    "updated_at, created_by_id, updated_by_id) FROM STDIN"
+)
+COPY_CHANGES = (
+    "COPY records_recordchange (record_id, object_key, version, action, changes, actor_id, at, "
+    "comment) FROM STDIN"
+)
+
+
+def _copy_text(value: str) -> str:
+    """A value in COPY's text format; JSON from json.dumps has no raw tab or newline."""
+    if "\\" in value:
+        value = value.replace("\\", "\\\\")
+    if "\t" in value or "\n" in value or "\r" in value:
+        value = value.replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
+    return value
+
+
+def _dumps(data: dict[str, Any]) -> str:
+    return json.dumps(data, ensure_ascii=False, separators=(", ", ": "))
+
+
+def write_chunk(plan: Plan, checked: Checked, *, actor=None, comment: str = "") -> None:
+    """Write ``checked`` in the current transaction (the caller's chunk transaction)."""
+    now = timezone.now()
+    new = [e for e in checked.entries if e.record is None]
+    changed = [e for e in checked.entries if e.record is not None and e.changed]
+    writes: list[observers.Write] = []
+    if new:
+        ids = _insert(plan, [e.data for e in new], now, actor, comment)
+        writes += [observers.Write(i, "create", {}, e.data) for i, e in zip(ids, new, strict=True)]
+    if changed:
+        writes += _update(plan, changed, now, actor, comment)
+    if not writes:
+        return
+    _rollups(plan.object_key, writes)
+    observers.records_written(plan.object_key, [w for w in writes if w.action == "create"])
+    observers.records_changed(plan.object_key, writes)
+
+
+def _insert(plan: Plan, rows: list[dict[str, Any]], now, actor, comment: str) -> list[int]:
+    version = plan.definition.version
+    actor_id = actor.pk if actor is not None else None
+    if connection.vendor == "postgresql":
+        return _copy_insert(plan.object_key, version, rows, now, actor_id, comment)
+    records = Record.objects.bulk_create(
+        [
+            Record(
+                object_key=plan.object_key,
+                data=data,
+                schema_version=version,
+                created_by_id=actor_id,
+                updated_by_id=actor_id,
+            )
+            for data in rows
+        ],
+        batch_size=500,
+    )
+    RecordChange.objects.bulk_create(
+        [
+            RecordChange(
+                record_id=r.pk,
+                object_key=plan.object_key,
+                version=1,
+                action="create",
+                changes=field_changes({}, r.data),
+                actor_id=actor_id,
+                comment=comment[:500],
+            )
+            for r in records
+        ],
+        batch_size=500,
+    )
+    return [r.pk for r in records]
+
+
+def _copy_insert(
+    object_key: str,
+    version: int,
+    rows: list[dict[str, Any]],
+    now,
+    actor_id: int | None,
+    comment: str,
+) -> list[int]:
+    with connection.cursor() as wrapper:
+        cursor = wrapper.cursor  # psycopg's own cursor: COPY
+        cursor.execute(
+            "SELECT nextval(pg_get_serial_sequence('records_record', 'id')) "
+            "FROM generate_series(1, %s)",
+            [len(rows)],
+        )
+        ids = [row[0] for row in cursor.fetchall()]
+        stamp = now.isoformat()
+        actor = str(actor_id) if actor_id is not None else "\\N"
+        note = _copy_text(comment[:500])
+        head = f"\t{object_key}\t"
+        tail = f"\t1\t{version}\t{stamp}\t{stamp}\t{actor}\t{actor}\n"
+        with cursor.copy(COPY_RECORDS) as copy:
+            copy.write(
+                "".join(
+                    f"{i}{head}{_copy_text(_dumps(d))}{tail}"
+                    for i, d in zip(ids, rows, strict=True)
+                )
+            )
+        middle = f"\t{object_key}\t1\tcreate\t"
+        end = f"\t{actor}\t{stamp}\t{note}\n"
+        with cursor.copy(COPY_CHANGES) as copy:
+            copy.write(
+                "".join(
+                    f"{i}{middle}{_copy_text(_dumps(_created(d)))}{end}"
+                    for i, d in zip(ids, rows, strict=True)
+                )
+            )
+    return ids
+
+
+def _created(data: dict[str, Any]) -> dict[str, list[Any]]:
+    """``field_changes({}, data)``, for a record that did not exist: every field from None."""
+    return {name: [None, data[name]] for name in sorted(data)}
+
+
+def _update(plan: Plan, entries, now, actor, comment: str) -> list[observers.Write]:
+    version = plan.definition.version
+    writes = []
+    changes = []
+    records = []
+    for entry in entries:
+        record = entry.record
+        old = record.data
+        record.data = entry.data
+        record.version += 1
+        record.schema_version = version
+        record.updated_at = now
+        record.updated_by = actor
+        records.append(record)
+        changes.append(
+            RecordChange(
+                record_id=record.pk,
+                object_key=plan.object_key,
+                version=record.version,
+                action="update",
+                changes=field_changes(old, entry.data),
+                actor=actor,
+                comment=comment[:500],
+            )
+        )
+        writes.append(observers.Write(record.pk, "update", old, entry.data))
+    Record.objects.bulk_update(
+        records, ["data", "version", "schema_version", "updated_at", "updated_by"], batch_size=500
+    )
+    RecordChange.objects.bulk_create(changes, batch_size=500)
+    return writes
+
+
+def _rollups(object_key: str, writes: list[observers.Write]) -> None:
+    """``rollups.after_write`` for a chunk: each touched parent recomputed once."""
+    specs = [s for s in rollups.published_specs() if s.source == object_key]
+    for spec in specs:
+        parents: set[int] = set()
+        for write in writes:
+            for value in (write.before.get(spec.link_field), write.after.get(spec.link_field)):
+                if isinstance(value, int) and not isinstance(value, bool):
+                    parents.add(value)
+        if parents:
+            rollups.compute(spec, parents)
+
+
+def write_rows_one_by_one(plan: Plan, checked: Checked, *, actor=None, comment: str = ""):
+    """The slow, sure path after a clash: each entry through ``records.service``.
+
+    Returns the entries' rows that were refused, with the service's errors.
+    """
+    from tessera.definitions.errors import ValidationFailed
+    from tessera.records import service
+
+    refused: dict[int, list] = {}
+    for entry in checked.entries:
+        try:
+            with transaction.atomic():
+                if entry.record is None:
+                    service.create(plan.object_key, entry.data, actor=actor, comment=comment)
+                elif entry.changed:
+                    current = Record.objects.get(pk=entry.record.pk)
+                    changes = {k: entry.data.get(k) for k in set(current.data) | set(entry.data)}
+                    service.update(
+                        plan.object_key,
+                        current.pk,
+                        changes,
+                        version=current.version,
+                        actor=actor,
+                        comment=comment,
+                    )
+        except ValidationFailed as exc:
+            refused[entry.rows[-1]] = exc.errors
+    return refused
