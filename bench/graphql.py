@@ -6,7 +6,9 @@ first. The same request goes through
 - graphql: the ``/graphql`` view (``tessera.api.view.graphql``): token, schema of the
   current revision, parse, validate, limits, execution with the batched loaders;
 - plain: a hand-written Django view with the same token check, the customers in one query,
-  their last 5 orders in one window-function query, dicts out through ``JsonResponse``.
+  their last 5 orders in one window-function query, dicts out through ``JsonResponse``;
+- role (information): the GraphQL request by a person with a role rather than a superuser,
+  so the permission checks (rights query, field masks, row rules) are on the path.
 
 Both answers are compared (they must hold the same data). Each figure is the median of
 warm runs, the two taking turns; SQL queries are counted per request. A cProfile of one
@@ -201,6 +203,27 @@ def load() -> str:
     return raw
 
 
+def role_token() -> str:
+    """A person with a role (not a superuser) who may read every field of both objects."""
+    from django.contrib.auth import get_user_model
+    from django.contrib.auth.models import Group
+
+    from tessera.api import tokens
+    from tessera.api.models import ObjectPermission
+
+    group, _ = Group.objects.get_or_create(name="bench-sales")
+    for key in ("customer", "order"):
+        ObjectPermission.objects.update_or_create(
+            group=group, object_key=key, defaults={"read_fields": ["*"]}
+        )
+    user = get_user_model().objects.filter(username="bench-sales").first()
+    if user is None:
+        user = get_user_model().objects.create_user("bench-sales")
+    user.groups.add(group)
+    raw, _ = tokens.issue(user, "bench", ["read"])
+    return raw
+
+
 def plain_view(request):
     """The hand-written baseline: what a person writes without GraphQL."""
     from django.db.models import F, Window
@@ -281,7 +304,12 @@ def main() -> None:
     from tessera.api.view import graphql
 
     graphql_request, plain_request = requests_for(token)
-    views = {"graphql": (graphql, graphql_request), "plain": (plain_view, plain_request)}
+    role_request, _ = requests_for(role_token())
+    views = {
+        "graphql": (graphql, graphql_request),
+        "plain": (plain_view, plain_request),
+        "role": (graphql, role_request),  # the same query by a person with a role
+    }
     answers, queries = {}, {}
     for name, (view, make) in views.items():
         run_once(view, make)  # warm: schema built, caches filled
@@ -289,7 +317,7 @@ def main() -> None:
             _, response = run_once(view, make)
         queries[name] = captured.captured_queries
         answers[name] = json.loads(response.content)
-    if answers["graphql"] != answers["plain"]:
+    if not answers["graphql"] == answers["plain"] == answers["role"]:
         raise SystemExit("the two views disagree on the data")
     runs = 15 if args.small else 60
     times: dict[str, list[float]] = {name: [] for name in views}
@@ -319,7 +347,8 @@ def main() -> None:
         f"RESULT graphql ratio={ratio:.2f} goal=<={GOAL_RATIO} queries={len(queries['graphql'])} "
         f"plain_queries={len(queries['plain'])} graphql_ms={medians['graphql']:.2f} "
         f"plain_ms={medians['plain']:.2f} customers={CUSTOMERS} fields={len(FIELDS)} "
-        f"orders_each={LAST} runs={runs} db={urlparse(url).scheme}"
+        f"orders_each={LAST} runs={runs} db={urlparse(url).scheme} "
+        f"role_ms={medians['role']:.2f} role_queries={len(queries['role'])}"
     )
 
 

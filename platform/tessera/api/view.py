@@ -33,8 +33,10 @@ from graphql import (
     validate,
 )
 
+from tessera.definitions.cache import one_revision
+
 from . import limits as limiting
-from .auth import identify
+from .auth import Caller, identify
 from .context import RequestContext
 from .permissions import Policy
 from .schema.build import current_schema
@@ -87,22 +89,27 @@ def graphql(request: HttpRequest) -> HttpResponse:
         return JsonResponse({"errors": [_error(code, message)]}, status=status)
     request.token = caller.token
     try:
-        payloads, batched = _payloads(request, limits)
-        schema = current_schema()
-        # every operation of a batch is checked before any runs: a refusal runs nothing
-        prepared = [_prepare(schema, payload, request.method, limits) for payload in payloads]
-        results = []
-        for item in prepared:
-            ctx = RequestContext(
-                caller.user,
-                Policy.for_user(caller.user),
-                caller.scopes,
-                time.monotonic() + limits.seconds,
-                request,
-            )
-            results.append(_execute(schema, item, ctx, alone=not batched))
+        with one_revision():  # one revision read for the schema and every lookup of the request
+            return _respond(request, caller, limits)
     except RequestRefused as refused:
         return JsonResponse({"errors": refused.errors}, status=refused.status)
+
+
+def _respond(request: HttpRequest, caller: Caller, limits: limiting.Limits) -> HttpResponse:
+    payloads, batched = _payloads(request, limits)
+    schema = current_schema()
+    # every operation of a batch is checked before any runs: a refusal runs nothing
+    prepared = [_prepare(schema, payload, request.method, limits) for payload in payloads]
+    results = []
+    for item in prepared:
+        ctx = RequestContext(
+            caller.user,
+            Policy.for_user(caller.user),
+            caller.scopes,
+            time.monotonic() + limits.seconds,
+            request,
+        )
+        results.append(_execute(schema, item, ctx, alone=not batched))
     if batched:
         return JsonResponse(results, safe=False)
     return JsonResponse(results[0])
