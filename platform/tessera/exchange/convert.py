@@ -351,10 +351,21 @@ def _email(prop: dict[str, Any], options: Options) -> Converter:
     return convert
 
 
+# Chinese mobile numbers, by far the most common in a shop's files, without the cost of a
+# full parse (~150 µs each): phonenumbers gives +86 and the 11 digits for every one of them
+# (tests/exchange/test_convert.py holds the two together).
+_CN_MOBILE = re.compile(r"(\+86|0086)?(1[3-9]\d{9})")
+_SEPARATORS = str.maketrans("", "", " -()\u00a0")
+
+
 def normalise_phone(text: str, region: str) -> str:
     """A phone number in E.164 (+8613800138000); ValueError if it cannot be one."""
     import phonenumbers
 
+    if text.isascii():
+        match = _CN_MOBILE.fullmatch(text.translate(_SEPARATORS))
+        if match and (match.group(1) or region.upper() == "CN"):
+            return "+86" + match.group(2)
     text = unicodedata.normalize("NFKC", str(text)).strip()
     try:
         number = phonenumbers.parse(text, region.upper() or None)

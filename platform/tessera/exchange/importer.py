@@ -10,6 +10,8 @@ the last committed chunk (and upsert keys would make redoing one harmless anyway
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import itertools
 import secrets
 from collections.abc import Callable, Iterator
@@ -190,7 +192,25 @@ def run(
     claim = claim or secrets.token_hex(8)
     if not _take(job.pk, claim):
         return ImportJob.objects.get(pk=job.pk)
-    job = ImportJob.objects.get(pk=job.pk)
+    with _heap_frozen():
+        return _run(ImportJob.objects.get(pk=job.pk), claim, progress)
+
+
+@contextlib.contextmanager
+def _heap_frozen() -> Iterator[None]:
+    """Keep the collector off the objects that exist before the run (Django, Wagtail…).
+
+    A chunk allocates hundreds of thousands of objects; each full collection would walk
+    the whole long-lived heap again, a tenth of the import's time once measured.
+    """
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
+
+
+def _run(job: ImportJob, claim: str, progress) -> ImportJob:
     try:
         if job.total_rows is None:
             try:
