@@ -127,10 +127,6 @@ def test_the_command_prints_the_current_sdl_and_checks_the_static_one(shop, tmp_
         call_command("graphql_schema", "--check", str(target), stdout=io.StringIO())
 
 
-def test_api_order_fixture_is_unchanged():
-    assert API_ORDER["properties"]["customer"]["x-relation"]["related_name"] == "orders"
-
-
 def test_names_that_would_clash_are_kept_apart(publish_object):
     # "customer-edge" would make CustomerEdge, which Customer's connection also needs
     publish_object("customer", CUSTOMER)
