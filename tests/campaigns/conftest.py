@@ -174,3 +174,30 @@ def event(record, kind: str, **payload: Any):
     from tessera.records import service as records
 
     return records.add_event(record, kind, payload)
+
+
+def one_send(event_type: str = "promo", *, marketing: bool = True, **extra: Any) -> dict[str, Any]:
+    """A campaign that sends one e-mail when ``event_type`` happens (any number of times)."""
+    return {
+        "object": "customer",
+        "trigger": {"type": "event", "event": event_type},
+        "reentry": "always",
+        "time_zone": {"field": "time_zone", "default": "Asia/Shanghai"},
+        "consent": {"email": "email_opt_in"},
+        "start": "mail",
+        "nodes": {
+            "mail": {
+                "type": "send",
+                "channel": "email",
+                "marketing": marketing,
+                "message": {
+                    "subject": f"{event_type} for {{{{ record.name }}}}",
+                    "body": "See https://shop.example.com/offers\nStop: {{ unsubscribe_url }}",
+                    "html": '<a href="https://shop.example.com/offers">Offers</a>',
+                },
+                "next": "done",
+            },
+            "done": {"type": "end"},
+        },
+        **extra,
+    }

@@ -51,7 +51,8 @@ def clicked(message: Message) -> bool:
     """Record a click (and an open, if none was seen); True the first time."""
     now = timezone.now()
     Message.objects.filter(pk=message.pk).update(clicks=F("clicks") + 1)
-    Message.objects.filter(pk=message.pk, opened_at__isnull=True).update(opened_at=now)
+    if Message.objects.filter(pk=message.pk, opened_at__isnull=True).update(opened_at=now):
+        _event(message, "message_opened")
     first = Message.objects.filter(pk=message.pk, clicked_at__isnull=True).update(clicked_at=now)
     if first:
         _event(message, "message_clicked")

@@ -228,10 +228,9 @@ def _compiled_node(name: str, node: dict[str, Any], object_key: str) -> Node:
     kind, out = node["type"], edges(node)
     config = {k: v for k, v in node.items() if k not in ("type", "next", "then", "else")}
     if kind == "wait":
+        field = object_properties(object_key).get(node.get("until_field", ""), {})
         simple = "for" in node or (
-            object_properties(object_key).get(node["until_field"], {}).get("x-type") == "datetime"
-            and "offset_days" not in node
-            and "at" not in node
+            field.get("x-type") == "datetime" and "offset_days" not in node and "at" not in node
         )
         return Node(name, "wait" if simple else "campaign_wait", config, out)
     if kind == "branch":

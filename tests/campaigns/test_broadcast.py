@@ -1,0 +1,69 @@
+"""Broadcasts: a segment at once, then every week; each occurrence enters everyone once."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from tessera.flows.campaigns import service as campaigns
+from tessera.flows.campaigns.broadcasts import occurrence_key
+from tessera.flows.campaigns.models import Broadcast, Entry
+from tessera.records import service as records
+
+from .conftest import START, one_send
+
+pytestmark = pytest.mark.django_db
+
+
+def weekly(**trigger) -> dict:
+    campaign = one_send("unused")
+    campaign["trigger"] = {"type": "broadcast", "segment": "dormant", **trigger}
+    return campaign
+
+
+@pytest.fixture
+def audience(customer, clock):
+    people = [customer(f"D{i}") for i in range(5)]
+    for person in people:
+        placed = (clock.now - dt.timedelta(days=100)).isoformat()
+        records.create("order", {"customer": person.pk, "total": 5, "placed_at": placed})
+    customer("Never ordered")  # not in the segment
+    return people
+
+
+def test_a_weekly_broadcast(publish, audience, clock, committed, smtp_settings):
+    publish("weekly", weekly(every="P7D"))
+    with committed():
+        assert campaigns.run_scheduled("weekly") == 5
+    with committed():
+        assert campaigns.run_scheduled("weekly") == 0  # the same occurrence: handed out once
+    clock.tick()
+    assert len(smtp_settings.received) == 5
+    assert set(Entry.objects.values_list("key", flat=True)) == {occurrence_key(START)}
+
+    clock.advance(days=7)
+    with committed():
+        assert campaigns.run_scheduled("weekly") == 5
+    clock.tick()
+    assert len(smtp_settings.received) == 10
+    assert Entry.objects.count() == 10
+    assert Broadcast.objects.filter(dispatched_at__isnull=False).count() == 2
+
+
+def test_a_lost_hand_out_is_sent_again_and_a_past_time_is_not_sent(
+    publish, audience, clock, committed
+):
+    publish("later", weekly(at=(START + dt.timedelta(hours=1)).isoformat()))
+    assert campaigns.run_scheduled("later") == 0  # not yet
+    clock.advance(hours=1)
+    assert campaigns.run_scheduled("later") == 5  # not committed: the hand-out never left
+    assert Entry.objects.count() == 0
+    assert campaigns.run_scheduled("later") == 0  # too soon to think it lost
+    clock.advance(minutes=3)
+    with committed():
+        assert campaigns.run_scheduled("later") == 5
+    assert Entry.objects.count() == 5
+
+    publish("missed", weekly(at=(START - dt.timedelta(days=1)).isoformat()))
+    assert campaigns.run_scheduled("missed") == 0
