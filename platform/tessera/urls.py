@@ -11,6 +11,7 @@ from tessera.health import health
 urlpatterns = [
     path("health", health, name="health"),
     path("graphql", graphql, name="graphql"),
+    path("", include("tessera.exchange.urls")),
     path("c/", include("tessera.flows.campaigns.urls")),  # campaign tracking and unsubscribe
     path("django-admin/", admin.site.urls),
     path("admin/", include(wagtailadmin_urls)),

@@ -39,10 +39,18 @@ SHOP_ORDER["properties"]["status"]["enum"] = [
 @pytest.fixture(autouse=True)
 def fresh_caches():
     """Revision caches live per process and tests roll the revision back: clear them."""
+    from tessera.conditions import objects
     from tessera.definitions import cache
     from tessera.records import validation
+    from tessera.segments import freshness, membership
 
-    caches = [cache._published, validation._validators]
+    caches = [
+        cache._published,
+        validation._validators,
+        objects._cache,
+        freshness._index,
+        membership._compiled,
+    ]
     for item in caches:
         item.clear()
     yield

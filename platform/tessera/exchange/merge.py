@@ -132,9 +132,9 @@ def _relation_fields(object_key: str) -> list[tuple[str, str, bool]]:
                     found.append((definition.key, name, False))
             elif prop.get("x-type") == "list":
                 items = prop.get("items") or {}
-                if items.get("x-type") == "relation":
-                    if (items.get("x-relation") or {}).get("object") == object_key:
-                        found.append((definition.key, name, True))
+                target = (items.get("x-relation") or {}).get("object")
+                if items.get("x-type") == "relation" and target == object_key:
+                    found.append((definition.key, name, True))
     return found
 
 

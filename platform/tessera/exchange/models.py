@@ -161,6 +161,9 @@ class Source(models.Model):
     status_field = models.CharField(
         max_length=64, default="status", help_text="a change of it becomes a timeline event"
     )
+    timezone = models.CharField(
+        max_length=64, blank=True, help_text="of times sent without an offset (else TIME_ZONE)"
+    )
     active = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
