@@ -11,5 +11,7 @@ urlpatterns = [
         views.export,
         name="exchange-export",
     ),
+    path("imports/<int:job_id>", views.job_status, name="exchange-job"),
+    path("imports/<slug:object_key>", views.upload, name="exchange-upload"),
     path("imports/<int:job_id>/rejected.csv", views.rejected_rows, name="exchange-rejected"),
 ]
