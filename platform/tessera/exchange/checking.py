@@ -309,7 +309,8 @@ def check_chunk(plan: Plan, rows: list[tuple[int, list[Any]]], *, lock: bool = F
         staged.append((number, cells, entry, None))
         out.entries.append(entry)
 
-    rejected_rows = _unique_and_relations(plan, out.entries, lock)
+    known = {tuple(plan.key_fields): existing} if plan.key_fields else {}
+    rejected_rows = _unique_and_relations(plan, out.entries, known)
     if rejected_rows:
         by_row = {number: (cells, entry, before) for number, cells, entry, before in staged}
         for number, errors in sorted(rejected_rows.items()):
@@ -328,7 +329,7 @@ def check_chunk(plan: Plan, rows: list[tuple[int, list[Any]]], *, lock: bool = F
 
 
 def _unique_and_relations(
-    plan: Plan, entries: list[Entry], lock: bool
+    plan: Plan, entries: list[Entry], known: dict[tuple, dict[tuple, Record]]
 ) -> dict[int, list[RowError]]:
     """Rows whose unique values another record holds, or whose related records are missing."""
     bad: dict[int, list[RowError]] = defaultdict(list)
@@ -340,7 +341,10 @@ def _unique_and_relations(
                 values[value].append(entry)
         if not values:
             continue
-        holders = _lookup(plan, group, list(values), False)
+        if tuple(group) in known:  # the upsert key's holders were looked up already
+            holders = known[tuple(group)]
+        else:
+            holders = _lookup(plan, group, list(values), False)
         names = ", ".join(group)
         for value, owners in values.items():
             holder = holders.get(value)

@@ -28,10 +28,6 @@ COPY_RECORDS = (
     "COPY records_record (id, object_key, data, version, schema_version, created_at, "
     "updated_at, created_by_id, updated_by_id) FROM STDIN"
 )
-COPY_CHANGES = (
-    "COPY records_recordchange (record_id, object_key, version, action, changes, actor_id, at, "
-    "comment) FROM STDIN"
-)
 
 
 def _copy_text(value: str) -> str:
@@ -119,7 +115,6 @@ def _copy_insert(
         ids = [row[0] for row in cursor.fetchall()]
         stamp = now.isoformat()
         actor = str(actor_id) if actor_id is not None else "\\N"
-        note = _copy_text(comment[:500])
         head = f"\t{object_key}\t"
         tail = f"\t1\t{version}\t{stamp}\t{stamp}\t{actor}\t{actor}\n"
         with cursor.copy(COPY_RECORDS) as copy:
@@ -129,21 +124,18 @@ def _copy_insert(
                     for i, d in zip(ids, rows, strict=True)
                 )
             )
-        middle = f"\t{object_key}\t1\tcreate\t"
-        end = f"\t{actor}\t{stamp}\t{note}\n"
-        with cursor.copy(COPY_CHANGES) as copy:
-            copy.write(
-                "".join(
-                    f"{i}{middle}{_copy_text(_dumps(_created(d)))}{end}"
-                    for i, d in zip(ids, rows, strict=True)
-                )
-            )
+        # The history rows are made by the database from the rows just copied: the same
+        # {field: [null, value]} the service writes, without a second JSON text per record.
+        cursor.execute(
+            "INSERT INTO records_recordchange "
+            "(record_id, object_key, version, action, changes, actor_id, at, comment) "
+            "SELECT r.id, r.object_key, 1, 'create', "
+            "COALESCE((SELECT jsonb_object_agg(e.key, jsonb_build_array(NULL, e.value)) "
+            "FROM jsonb_each(r.data) e), '{}'::jsonb), %s, %s, %s "
+            "FROM records_record r WHERE r.id = ANY(%s) ORDER BY r.id",
+            [actor_id, now, comment[:500], ids],
+        )
     return ids
-
-
-def _created(data: dict[str, Any]) -> dict[str, list[Any]]:
-    """``field_changes({}, data)``, for a record that did not exist: every field from None."""
-    return {name: [None, data[name]] for name in sorted(data)}
 
 
 def _update(plan: Plan, entries, now, actor, comment: str) -> list[observers.Write]:
