@@ -95,11 +95,10 @@ class Command(BaseCommand):
             with open_table(path, encoding=options.get("encoding")) as table:
                 mapping = suggest_mapping(table.header, definition.body)
                 unmapped = [c for c in table.header if c not in mapping]
-            console.print(
-                "mapping (suggested): " + ", ".join(f"{c} → {f}" for c, f in mapping.items())
-            )
+            shown = ", ".join(f"{c} → {f}" for c, f in mapping.items())
+            console.print(f"mapping (suggested): {shown}", soft_wrap=True)
             if unmapped:
-                console.print("not imported: " + ", ".join(unmapped))
+                console.print("not imported: " + ", ".join(unmapped), soft_wrap=True)
         key = [k.strip() for k in opts["key"].split(",") if k.strip()]
         if opts["preview"]:
             shown = importer.preview(
