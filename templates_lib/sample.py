@@ -1,4 +1,4 @@
-"""Sample data: rows of records a pack loads at install, through the records service.
+"""Sample data: rows of records a pack loads at install, in batches through ``records.bulk``.
 
 A row is ``{"ref": "c1", "data": {...}, "events": [{"type": ..., "payload": {...}, "at": ...}]}``.
 A relation field holds ``{"ref": "c1"}`` instead of an id: the row of that ref (earlier in
@@ -23,7 +23,7 @@ from jsonschema import Draft202012Validator
 from tessera.definitions.cache import published
 from tessera.definitions.errors import FieldError, ValidationFailed, json_path
 from tessera.plugins import Registry
-from tessera.records import service as records
+from tessera.records import bulk
 
 from . import jsonread
 from .models import InstalledPack, InstalledRecord
@@ -57,6 +57,7 @@ ROW_SCHEMA = {
     },
 }
 _row_validator = Draft202012Validator(ROW_SCHEMA)
+BATCH = 500  # rows written together (records.bulk), refs permitting
 
 
 class SampleGenerator(Protocol):
@@ -214,7 +215,7 @@ def check_file_rows(files, name: str) -> tuple[int, list[Problem]]:
 
 
 class SampleLoader:
-    """Loads a pack's sample rows through the records service, resolving refs as it goes."""
+    """Loads a pack's sample rows in batches (``records.bulk``), resolving refs as it goes."""
 
     def __init__(self, pack, installed: InstalledPack, *, actor=None, progress=None):
         self.pack, self.installed, self.actor = pack, installed, actor
@@ -222,10 +223,14 @@ class SampleLoader:
         self.refs: dict[str, int] = {}
         self.pending: list[InstalledRecord] = []
         self.counts: dict[str, int] = {}
+        self.batch_object: str | None = None
+        self.batch: list[tuple[dict[str, Any], dict[str, Any], dict, str]] = []
+        self.batch_refs: set[str] = set()
 
     def load(self) -> dict[str, int]:
         for entry in self.pack.sample:
             self._load_entry(entry)
+        self._write_batch()
         self._flush()
         return self.counts
 
@@ -240,6 +245,7 @@ class SampleLoader:
                         from_errors(errors, entry.file, pack=self.pack.key, line=line)
                     )
                 self._load_row(entry.object, row, where, "" if at_line else f"$[{line - 1}]")
+            self._write_batch()  # the entry's bar ends full before the next one starts
             return
         if entry.generator not in generators:
             raise PackRefused(
@@ -265,29 +271,18 @@ class SampleLoader:
                 )
             object_key = row["object"]
             self._load_row(object_key, {k: v for k, v in row.items() if k != "object"}, where, "")
+        self._write_batch()
 
     def _load_row(self, object_key: str, row: dict[str, Any], where: dict, prefix: str) -> None:
+        """Queue a row for its object's batch; a batch is written when it is full, when the
+        object changes, or when a row points at a row still waiting in it."""
+        if object_key != self.batch_object or len(self.batch) >= BATCH or self._waits_for(row):
+            self._write_batch()
         file, line = where["file"], where["line"]
         data = self._resolved(object_key, row["data"], file, line, prefix)
-        try:
-            record = records.create(
-                object_key,
-                data,
-                actor=self.actor,
-                comment=f"sample data of pack {self.pack.key} {self.pack.version_text}",
-            )
-        except ValidationFailed as exc:
-            raise PackRefused(
-                from_errors(
-                    exc.errors, file, pack=self.pack.key, prefix=prefix + "$.data", line=line
-                )
-            ) from None
-        for event in row.get("events") or []:
-            when = _when(event["at"]) if "at" in event else None
-            records.add_event(record, event["type"], event.get("payload") or {}, at=when)
         ref = row.get("ref")
         if ref:
-            if ref in self.refs:
+            if ref in self.refs or ref in self.batch_refs:
                 raise PackRefused(
                     [
                         Problem(
@@ -300,16 +295,63 @@ class SampleLoader:
                         )
                     ]
                 )
-            self.refs[ref] = record.pk
-            self.pending.append(
-                InstalledRecord(
-                    pack=self.installed, ref=ref, object_key=object_key, record_id=record.pk
-                )
+            self.batch_refs.add(ref)
+        self.batch_object = object_key
+        self.batch.append((row, data, where, prefix))
+
+    def _waits_for(self, row: dict[str, Any]) -> bool:
+        """Whether the row's data names a ref of a row not yet written (in the batch)."""
+        if not self.batch_refs:
+            return False
+        for value in (row.get("data") or {}).values():
+            for item in value if isinstance(value, list) else [value]:
+                if isinstance(item, dict) and item.get("ref") in self.batch_refs:
+                    return True
+        return False
+
+    def _write_batch(self) -> None:
+        """Write the queued rows of one object through ``records.bulk`` (the records
+        service's checks, history, rollups and observers, a chunk at a time)."""
+        if not self.batch:
+            return
+        object_key, batch = self.batch_object, self.batch
+        self.batch, self.batch_refs = [], set()
+        try:
+            ids = bulk.create_many(
+                object_key,
+                [data for _, data, _, _ in batch],
+                actor=self.actor,
+                comment=f"sample data of pack {self.pack.key} {self.pack.version_text}",
             )
-            if len(self.pending) >= 1000:
-                self._flush()
-        self.counts[object_key] = self.counts.get(object_key, 0) + 1
-        self.progress.advance()
+        except ValidationFailed as exc:
+            _, _, where, prefix = batch[getattr(exc, "index", 0)]
+            raise PackRefused(
+                from_errors(
+                    exc.errors,
+                    where["file"],
+                    pack=self.pack.key,
+                    prefix=prefix + "$.data",
+                    line=where["line"],
+                )
+            ) from None
+        events = []
+        for (row, _, _, _), record_id in zip(batch, ids, strict=True):
+            for event in row.get("events") or []:
+                when = _when(event["at"]) if "at" in event else None
+                events.append((record_id, event["type"], event.get("payload") or {}, when))
+            ref = row.get("ref")
+            if ref:
+                self.refs[ref] = record_id
+                self.pending.append(
+                    InstalledRecord(
+                        pack=self.installed, ref=ref, object_key=object_key, record_id=record_id
+                    )
+                )
+        bulk.add_events(object_key, events)
+        if len(self.pending) >= 1000:
+            self._flush()
+        self.counts[object_key] = self.counts.get(object_key, 0) + len(batch)
+        self.progress.advance(len(batch))
 
     def _flush(self) -> None:
         InstalledRecord.objects.bulk_create(self.pending)
