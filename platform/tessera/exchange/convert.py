@@ -180,13 +180,14 @@ def _boolean(prop: dict[str, Any], options: Options) -> Converter:
 
 _YMD = re.compile(
     r"(\d{4})\s*[-/.年]\s*(\d{1,2})\s*[-/.月]\s*(\d{1,2})\s*日?"
-    r"(?:[ T]+(\d{1,2})(?:[:时点]\s*(\d{1,2})(?:[:分]\s*(\d{1,2})(?:\.(\d{1,6}))?\s*秒?)?)?"
+    r"(?:(?:[ T]+|(?<=日))(\d{1,2})(?::(\d{1,2})(?::(\d{1,2})(?:\.(\d{1,6}))?)?)?"
     r"\s*(Z|[+-]\d{2}:?\d{2})?)?"
 )
 _DMY = re.compile(
     r"(\d{1,2})[-/.](\d{1,2})[-/.](\d{4})"
     r"(?:[ T]+(\d{1,2}):(\d{2})(?::(\d{2})(?:\.(\d{1,6}))?)?\s*(Z|[+-]\d{2}:?\d{2})?)?"
 )
+_TIME_MARKS = str.maketrans({"时": ":", "点": ":", "分": ":", "秒": ""})
 _COMPACT = re.compile(r"(\d{4})(\d{2})(\d{2})")
 
 
@@ -197,6 +198,8 @@ def parse_when(cell: Any, options: Options) -> tuple[dt.date, dt.datetime | None
     if isinstance(cell, dt.date):
         return cell, None
     text = unicodedata.normalize("NFKC", str(cell)).strip()
+    if not text.isascii():  # 12时30分(5秒), 12点30分: the time as 12:30(:05)
+        text = text.translate(_TIME_MARKS).rstrip(":").replace(": ", ":")
     match = _YMD.fullmatch(text)
     if match:
         y, m, d, hh, mm, ss, frac, zone = match.groups()
