@@ -1,0 +1,1 @@
+"""The operator UI: screens rendered from screen definitions, for the people who work in them."""
