@@ -41,6 +41,8 @@ INSTALLED_APPS = [
     "tessera.exchange",
     "tessera",
     "templates_lib",
+    "builders",
+    "frontend",
     "wagtail.contrib.forms",
     "wagtail.contrib.redirects",
     "wagtail.embeds",
@@ -225,6 +227,17 @@ TESSERA_EXCHANGE = {
     "ingest_window_seconds": env.int("TESSERA_INGEST_WINDOW_SECONDS", default=300),
     "ingest_body_bytes": env.int("TESSERA_INGEST_BODY_BYTES", default=5 * 1024 * 1024),
     "ingest_items": 1000,
+}
+
+# --- Builders and UI (builders: the Wagtail authoring side; frontend: the operator UI) ----
+# Operators sign in at /app/login/; a table page shows page_size records unless its screen
+# block says otherwise; a CSV export stops at export_rows rows.
+LOGIN_URL = "/app/login/"
+LOGIN_REDIRECT_URL = "/app/"
+TESSERA_UI = {
+    "page_size": 50,
+    "export_rows": env.int("TESSERA_EXPORT_ROWS", default=100_000),
+    "kanban_cards": 200,
 }
 
 # --- Tessera limits ---------------------------------------------------------------------

@@ -13,6 +13,8 @@ urlpatterns = [
     path("graphql", graphql, name="graphql"),
     path("", include("tessera.exchange.urls")),
     path("c/", include("tessera.flows.campaigns.urls")),  # campaign tracking and unsubscribe
+    path("app/", include("frontend.urls")),  # the operator UI
+    path("admin/tessera/", include("builders.urls")),  # definitions, builders, packs
     path("django-admin/", admin.site.urls),
     path("admin/", include(wagtailadmin_urls)),
     path("", include(wagtail_urls)),
