@@ -11,7 +11,7 @@ TOKEN = re.compile(
 
 
 def parts(path: str) -> list[str | int]:
-    """``$.properties['x-type'][2]`` → ``["properties", "x-type", 2]``, up to what it cannot read."""
+    """``$.properties['x-type'][2]`` → ``["properties", "x-type", 2]``, to the first odd part."""
     out: list[str | int] = []
     rest = path[1:] if path.startswith("$") else path
     position = 0
