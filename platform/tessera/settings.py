@@ -219,7 +219,7 @@ TESSERA_PACKS = {
 # worker has not reported for stale_seconds is resumed by the tick. Ingestion requests are
 # signed over "<timestamp>.<body>" and refused outside window_seconds (docs/importing.md).
 TESSERA_EXCHANGE = {
-    "chunk_rows": env.int("TESSERA_IMPORT_CHUNK_ROWS", default=2000),
+    "chunk_rows": env.int("TESSERA_IMPORT_CHUNK_ROWS", default=5000),
     "max_cell_chars": env.int("TESSERA_IMPORT_MAX_CELL", default=65535),
     "max_columns": 500,
     "stale_seconds": env.float("TESSERA_IMPORT_STALE_SECONDS", default=120.0),

@@ -13,17 +13,21 @@ from __future__ import annotations
 import contextlib
 import gc
 import itertools
+import queue
 import secrets
+import sys
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from tessera.definitions.cache import one_revision, published
 from tessera.definitions.errors import FieldError
+from tessera.records.models import Record
 
 from .checking import Checked, Plan, RowError, check_chunk
 from .mapping import suggest_mapping
@@ -228,10 +232,13 @@ def _run(job: ImportJob, claim: str, progress) -> ImportJob:
                 errors = getattr(exc, "errors", [FieldError("$", "refused", str(exc))])
                 return _finish(job.pk, claim, ImportStatus.FAILED, errors=errors)
             rows = (r for r in table.rows if r[0] > job.cursor)
-            for batch in chunked(rows, chunk_rows()):
-                job = _chunk(job.pk, claim, plan, batch)
-                if progress:
-                    progress(job)
+            if connection.vendor == "postgresql" and not connection.in_atomic_block:
+                job = pipelined(job, claim, plan, chunked(rows, chunk_rows()), progress)
+            else:
+                for batch in chunked(rows, chunk_rows()):
+                    job = _chunk(job.pk, claim, plan, batch)
+                    if progress:
+                        progress(job)
         return _finish(job.pk, claim, ImportStatus.DONE)
     except Stop:
         return ImportJob.objects.get(pk=job.pk)
@@ -251,19 +258,113 @@ def _take(job_id: int, claim: str) -> bool:
     return True
 
 
-def _chunk(job_id: int, claim: str, plan: Plan, batch: list[tuple[int, list[Any]]]) -> ImportJob:
+def pipelined(
+    job: ImportJob,
+    claim: str,
+    plan: Plan,
+    batches: Iterator[list[tuple[int, list[Any]]]],
+    progress: Callable[[ImportJob], None] | None,
+) -> ImportJob:
+    """Check chunk n+1 here while a second thread writes chunk n (PostgreSQL).
+
+    The database works on one chunk while Python reads and converts the next: the import
+    takes about the longer of the two instead of their sum. The writer takes the chunks in
+    order, one transaction each, and checks again what the early check could not see (a
+    record the chunk before created or changed): see ``_chunk``.
+    """
+    handoff: queue.Queue = queue.Queue(maxsize=1)
+    outcome: dict[str, Any] = {"job": job}
+
+    def write() -> None:
+        try:
+            while (item := handoff.get()) is not None:
+                batch, checked = item
+                outcome["job"] = _chunk(job.pk, claim, plan, batch, checked)
+                if progress:
+                    progress(outcome["job"])
+        except BaseException as exc:  # handed to the reading thread, which raises it
+            outcome["error"] = exc
+            while handoff.get() is not None:  # let the reader finish its put
+                pass
+        finally:
+            connection.close()
+
+    writer = threading.Thread(target=write, name=f"import-{job.pk}-writer", daemon=True)
+    # The writer mostly waits for the database; when its answer comes it should get the
+    # interpreter back at once, not after the reader's default 5 ms turn (measured: the
+    # import took 15% longer with the default).
+    switch = sys.getswitchinterval()
+    sys.setswitchinterval(0.0005)
+    writer.start()
+    try:
+        with one_revision():
+            for batch in batches:
+                if "error" in outcome:
+                    break
+                handoff.put((batch, check_chunk(plan, batch)))
+    finally:
+        handoff.put(None)
+        writer.join()
+        sys.setswitchinterval(switch)
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["job"]
+
+
+def _still_current(checked: Checked) -> bool:
+    """Lock the records a pre-checked chunk updates; are they as the check read them?"""
+    targets = {e.record.pk: e.record.version for e in checked.entries if e.record is not None}
+    if not targets:
+        return True
+    now = dict(
+        Record.objects.select_for_update().filter(pk__in=list(targets)).values_list("pk", "version")
+    )
+    return now == targets
+
+
+def _chunk(
+    job_id: int,
+    claim: str,
+    plan: Plan,
+    batch: list[tuple[int, list[Any]]],
+    checked: Checked | None = None,
+) -> ImportJob:
+    """Write one chunk and move the job's cursor, in one transaction.
+
+    ``checked``: the chunk as checked before this transaction (by ``pipelined``); it is
+    checked again here if a record it updates changed since, or if writing it clashes
+    with a unique index (a record the chunk before created).
+    """
     with one_revision(), transaction.atomic():
+        if connection.vendor == "postgresql":
+            # A chunk and the cursor that counts it commit together, so a chunk lost to a
+            # database crash right after its commit is simply done again on resume: no
+            # need to wait for each chunk's WAL flush (a commit cost more than its rows).
+            with connection.cursor() as cursor:
+                cursor.execute("SET LOCAL synchronous_commit = off")
         job = ImportJob.objects.select_for_update().get(pk=job_id)
         if job.claim != claim or job.status != ImportStatus.RUNNING:
             raise Stop
-        batch = [r for r in batch if r[0] > job.cursor]  # a chunk someone else committed
-        if not batch:
+        fresh = [r for r in batch if r[0] > job.cursor]  # a chunk someone else committed
+        if not fresh:
             return job
+        if len(fresh) != len(batch) or (checked is not None and not _still_current(checked)):
+            checked = None
+        batch = fresh
         comment = f"import #{job.pk}"
-        checked = check_chunk(plan, batch, lock=True)
+        prechecked = checked is not None
+        if checked is None:
+            checked = check_chunk(plan, batch, lock=True)
         try:
-            with transaction.atomic():
-                write_chunk(plan, checked, actor=job.actor, comment=comment)
+            try:
+                with transaction.atomic():
+                    write_chunk(plan, checked, actor=job.actor, comment=comment)
+            except IntegrityError:
+                if not prechecked:
+                    raise
+                checked = check_chunk(plan, batch, lock=True)  # now seeing the chunk before
+                with transaction.atomic():
+                    write_chunk(plan, checked, actor=job.actor, comment=comment)
         except IntegrityError:  # a concurrent writer took a unique value: one by one
             refused = write_rows_one_by_one(plan, checked, actor=job.actor, comment=comment)
             cells = dict((n, c) for n, c in batch)

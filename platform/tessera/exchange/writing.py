@@ -105,8 +105,9 @@ def _copy_insert(
     actor_id: int | None,
     comment: str,
 ) -> list[int]:
-    with connection.cursor() as wrapper:
-        cursor = wrapper.cursor  # psycopg's own cursor: COPY
+    # psycopg's own cursor for COPY; its errors made Django's (IntegrityError) as usual
+    with connection.cursor() as wrapper, connection.wrap_database_errors:
+        cursor = wrapper.cursor
         cursor.execute(
             "SELECT nextval(pg_get_serial_sequence('records_record', 'id')) "
             "FROM generate_series(1, %s)",

@@ -1,0 +1,53 @@
+"""Imports across many chunks in committed transactions: on PostgreSQL the next chunk is
+checked while the one before is written (``importer.pipelined``); a key or a unique value
+repeated in the next chunk is seen again by the writer, never stored twice."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+
+from tessera.definitions import service as definitions
+from tessera.exchange import importer, jobs
+from tessera.exchange.models import ImportStatus
+from tessera.records import service as records
+from tessera.records.models import Record, RecordChange
+from tests.exchange.conftest import SHOP_CUSTOMER, write
+
+
+@pytest.fixture
+def small_chunks(settings):
+    settings.TESSERA_EXCHANGE = {**settings.TESSERA_EXCHANGE, "chunk_rows": 2}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_keys_and_unique_values_repeated_across_chunks(small_chunks, tmp_path):
+    definitions.save_and_publish("object", "customer", copy.deepcopy(SHOP_CUSTOMER))
+    kept = records.create("customer", {"name": "Old", "phone": "+8613800000009", "points": 1})
+    lines = [
+        "name,phone,email,points",
+        "A,13800000001,a@example.com,1",
+        "B,13800000002,b@example.com,1",
+        "A2,13800000001,,2",  # chunk 2: the key of row 2 (chunk 1): an update
+        "C,13800000003,b@example.com,1",  # chunk 2: row 3's email: refused
+        "D,13800000004,d@example.com,1",
+        "Old2,13800000009,,5",  # an existing record
+        "A3,13800000001,,3",
+    ]
+    path = write(tmp_path / "c.csv", "\n".join(lines) + "\n")
+    mapping = {c: c for c in ["name", "phone", "email", "points"]}
+    job = importer.run(jobs.create_job(path, "customer", mapping, key_fields=["phone"]))
+    assert job.status == ImportStatus.DONE
+    assert (job.created, job.updated, job.rejected, job.rows_done) == (3, 3, 1, 7)
+    by_phone = {r.data["phone"]: r for r in Record.objects.filter(object_key="customer")}
+    assert len(by_phone) == 4
+    a = by_phone["+8613800000001"]
+    assert (a.data["name"], a.data["points"], a.data["email"], a.version) == (
+        "A3", 3, "a@example.com", 3,
+    )  # fmt: skip
+    kept.refresh_from_db()
+    assert (kept.data["name"], kept.data["points"], kept.version) == ("Old2", 5, 2)
+    assert [r.row for r in job.rejected_rows.all()] == [5]
+    assert "already has this email" in job.rejected_rows.get().errors[0]["message"]
+    assert RecordChange.objects.filter(comment=f"import #{job.pk}").count() == 6
