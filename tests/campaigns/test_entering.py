@@ -131,3 +131,32 @@ def test_two_deliveries_at_the_same_time_enter_once(publish, customer):
     assert errors == []
     assert sorted(len(r.entered) for r in results) == [0, 1]
     assert Entry.objects.count() == Run.objects.count() == 1
+
+
+def test_one_failing_walk_fails_only_its_own_run(publish, customer):
+    from tessera.flows.campaigns.nodes import CampaignSplit
+    from tessera.flows.models import Step
+    from tessera.plugins import node_types
+
+    class Picky(CampaignSplit):
+        def enter(self, visit):
+            if visit.run.subject.data["name"] == "Bad":
+                raise RuntimeError("cannot pick")
+            return super().enter(visit)
+
+    campaign = waiting_body("always")
+    campaign["start"] = "pick"
+    campaign["nodes"]["pick"] = {
+        "type": "split",
+        "variants": [{"name": "a", "weight": 1, "next": "pause"}],
+    }
+    publish("c", campaign)
+    good, bad = customer("Good"), customer("Bad")
+    with node_types.register_temporarily(Picky()):
+        result = campaigns.enter("c", [(good.pk, "m"), (bad.pk, "m")])
+    assert result.entered == [good.pk]
+    failed = Run.objects.get(subject=bad)
+    assert failed.status == "failed" and "cannot pick" in failed.error
+    assert list(Step.objects.filter(run=failed).values_list("kind", flat=True)) == ["end"]
+    assert Entry.objects.get(subject=good).variant == "a"
+    assert Entry.objects.get(subject=bad).variant == ""

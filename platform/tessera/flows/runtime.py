@@ -8,6 +8,9 @@ outbox keyed by (run, visit, phase, index): a replayed step finds its effects al
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -104,14 +107,44 @@ def run_actions(
         )
 
 
+# Steps of many runs walked in one transaction (campaigns entering a batch of customers),
+# written in one INSERT when the batch is done instead of one per node; see buffered_steps.
+_step_buffer: ContextVar[list[Step] | None] = ContextVar("tessera_step_buffer", default=None)
+
+
+@contextmanager
+def buffered_steps() -> Iterator[list[Step]]:
+    """Collect the steps recorded inside the block; bulk-insert them when it ends normally.
+
+    The caller owns the list: after a failed walk it removes that walk's steps
+    (``del steps[mark:]``) so history shows only what committed.
+    """
+    if _step_buffer.get() is not None:
+        yield _step_buffer.get()
+        return
+    steps: list[Step] = []
+    token = _step_buffer.set(steps)
+    try:
+        yield steps
+    finally:
+        _step_buffer.reset(token)
+    Step.objects.bulk_create(steps, batch_size=1000)
+
+
 def record_step(run: Run, kind: str, *, actor: Any = None, **fields: Any) -> Step:
-    return Step.objects.create(
+    step = Step(
         run=run,
         kind=kind,
         actor=actor if getattr(actor, "pk", None) else None,
         at=timezone.now(),
         **fields,
     )
+    buffer = _step_buffer.get()
+    if buffer is not None:
+        buffer.append(step)
+    else:
+        step.save(force_insert=True)
+    return step
 
 
 def enter(

@@ -153,17 +153,27 @@ def _enter(flow: Flow, wanted: list[tuple[int, str]], now: dt.datetime, result: 
             for (subject_id, occurrence), run in zip(admitted, runs, strict=True)
         ]
     )
-    for run, entry in zip(runs, entries, strict=True):
-        state.remember(run, entry, paused=False)
-        _walk(run, flow, records[run.subject_id])
-        result.entered.append(run.subject_id)
+    with runtime.buffered_steps() as steps:
+        for run, entry in zip(runs, entries, strict=True):
+            state.remember(run, entry, paused=False, batch=True)
+            if _walk(run, flow, records[run.subject_id], steps):
+                result.entered.append(run.subject_id)
+    # Variants chosen in this walk, written in one statement rather than one per customer.
+    walked = set(result.entered)
+    chosen = [e for e in entries if e.split and e.subject_id in walked]
+    if chosen:
+        Entry.objects.bulk_update(chosen, ["split", "variant"], batch_size=1000)
 
 
-def _walk(run: Run, flow: Flow, record: Record) -> None:
+def _walk(run: Run, flow: Flow, record: Record, steps: list) -> bool:
+    mark = len(steps)
     try:
         with transaction.atomic():
             runtime.enter(run, flow, flow.start, step={"kind": StepKind.START}, record=record)
+        return True
     except Exception as exc:
         logger.exception("campaign %s: the run of #%s failed to start", flow.key, run.subject_id)
+        del steps[mark:]  # that walk's history rolled back with it
         run.refresh_from_db()
         runtime.finish(run, RunStatus.FAILED, error=f"{type(exc).__name__}: {exc}"[:2000])
+        return False

@@ -140,7 +140,7 @@ class CampaignSplit(NodeType):
         entry = state.entry_of(visit.run)
         if entry is not None and not entry.split:
             entry.split, entry.variant = visit.node.id, chosen
-            Entry.objects.filter(pk=entry.pk).update(split=visit.node.id, variant=chosen)
+            state.save_variant(visit.run, entry)
         return follow(chosen)
 
 

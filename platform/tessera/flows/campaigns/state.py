@@ -9,12 +9,19 @@ from __future__ import annotations
 from ..models import Run
 from .models import CampaignState, Entry
 
-_ENTRY, _PAUSED = "_campaign_entry", "_campaign_paused"
+_ENTRY, _PAUSED, _BATCH = "_campaign_entry", "_campaign_paused", "_campaign_batch"
 
 
-def remember(run: Run, entry: Entry, paused: bool) -> None:
+def remember(run: Run, entry: Entry, paused: bool, batch: bool = False) -> None:
+    """``batch``: the caller writes the entry's variant itself, for the whole batch at once."""
     setattr(run, _ENTRY, entry)
     setattr(run, _PAUSED, paused)
+    setattr(run, _BATCH, batch)
+
+
+def save_variant(run: Run, entry: Entry) -> None:
+    if not getattr(run, _BATCH, False):
+        Entry.objects.filter(pk=entry.pk).update(split=entry.split, variant=entry.variant)
 
 
 def entry_of(run: Run) -> Entry | None:
