@@ -42,7 +42,19 @@ class Screen:
 
     @property
     def objects(self) -> set[str]:
-        return {b["object"] for b in self.blocks if isinstance(b.get("object"), str)}
+        """The objects its blocks show (a kanban's is its workflow's, a campaign's its own)."""
+        from tessera.definitions.cache import published
+
+        out = set()
+        for block in self.blocks:
+            if isinstance(block.get("object"), str):
+                out.add(block["object"])
+            for kind in ("workflow", "campaign"):
+                key = block.get(kind)
+                definition = published(kind, key) if isinstance(key, str) else None
+                if definition is not None and isinstance(definition.body.get("object"), str):
+                    out.add(definition.body["object"])
+        return out
 
 
 def _group_names(user) -> set[str]:

@@ -9,7 +9,9 @@ from django.conf import settings
 from django.core.paginator import Paginator
 from django.http import QueryDict
 
-from ..labels import field_label, object_label, show
+from tessera.definitions.cache import published
+
+from ..labels import field_label, humanize, object_label, show, text
 from ..query import RANGED, TEXT_LIKE, ObjectView, narrowed, ordered, person_filters, titles
 from .base import BlockContext, BlockType
 
@@ -43,6 +45,11 @@ def table_rows(ctx: BlockContext, params: QueryDict | None = None):
         if key.startswith(ctx.prefix):
             local[key[len(ctx.prefix) :]] = value
     extra, shown = person_filters(view, columns, local)
+    offered = [s for s in block.get("segments") or [] if isinstance(s, str)]
+    chosen = local.get("segment", "")
+    if chosen and chosen in offered:
+        extra.append({"segment": chosen})
+        shown["segment"] = chosen
     queryset = narrowed(view, block, extra)
     sort = local.get("sort")
     if not sort and isinstance(block.get("sort"), dict):
@@ -54,6 +61,11 @@ def table_rows(ctx: BlockContext, params: QueryDict | None = None):
 class TableBlock(BlockType):
     type = "table"
     template = "frontend/blocks/table.html"
+
+    def render(self, ctx: BlockContext):
+        if ctx.block.get("campaign"):
+            return CampaignTable().render(ctx)
+        return super().render(ctx)
 
     def context(self, ctx: BlockContext) -> dict[str, Any]:
         view, columns, queryset, shown, sort, local = table_rows(ctx)
@@ -97,6 +109,11 @@ class TableBlock(BlockType):
             for r in rows
         ]
         query = {ctx.prefix + k: v for k, v in local.items() if k != "page"}
+        segments = []
+        for key in ctx.block.get("segments") or []:
+            definition = published("segment", key) if isinstance(key, str) else None
+            if definition is not None:
+                segments.append((key, text(definition.body.get("x-label"), key)))
         return {
             "title": self.title(ctx, object_label(view.body, view.key, plural=True)),
             "headers": headers,
@@ -105,7 +122,37 @@ class TableBlock(BlockType):
             "sort": sort,
             "query": query,
             "prefix": ctx.prefix,
+            "segments": segments,
+            "segment": shown.get("segment", ""),
             "export": ctx.block.get("export", True) and not ctx.preview,
             "fragment_url": ctx.url("block"),
             "export_url": ctx.url("export"),
+        }
+
+
+class CampaignTable(BlockType):
+    """A campaign's results per variant (entered, sent, opened, converted, uplift…)."""
+
+    type = "table"
+    template = "frontend/blocks/campaign_table.html"
+
+    def context(self, ctx: BlockContext) -> dict[str, Any]:
+        from .chart import campaign_metrics
+
+        metrics = campaign_metrics(ctx)
+        columns = ctx.block.get("columns") or ["variant", "entered", "converted", "conversion_rate"]
+        rows = []
+        for name, counts in sorted((metrics.get("variants") or {}).items()):
+            values = {"variant": name, **counts}
+            cells = []
+            for column in columns:
+                value = values.get(column)
+                if isinstance(value, float) and ("rate" in column or "uplift" in column):
+                    value = f"{value:.1%}"
+                cells.append("" if value is None else value)
+            rows.append(cells)
+        return {
+            "title": self.title(ctx, metrics["label"]),
+            "headers": [humanize(c) for c in columns],
+            "rows": rows,
         }
