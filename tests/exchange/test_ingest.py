@@ -182,3 +182,18 @@ def test_text_no_database_can_store_is_refused_by_path(client, source):
     )
     assert response.status_code == 422 and response.json()["errors"][0]["path"] == "$.events[0]"
     assert Record.objects.count() == 0
+
+
+def test_old_signatures_are_forgotten_by_the_tick(source):
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from tessera.exchange.models import Delivery
+
+    found, _ = source
+    old = Delivery.objects.create(source=found, signature="a" * 64)
+    Delivery.objects.filter(pk=old.pk).update(received_at=timezone.now() - dt.timedelta(hours=1))
+    recent = Delivery.objects.create(source=found, signature="b" * 64)
+    assert ingest.forget_old_deliveries() == 1
+    assert list(Delivery.objects.values_list("pk", flat=True)) == [recent.pk]
