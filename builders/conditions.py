@@ -60,8 +60,6 @@ def _show_value(value: Any) -> tuple[str, str, str]:
         ((mode, text),) = value.items()
         return mode, str(text), ""
     if isinstance(value, list):
-        if len(value) == 2 and not any(isinstance(v, str) and "," in v for v in value):
-            return "list", ", ".join(str(v) for v in value), str(value[1])
         return "list", ", ".join(str(v) for v in value), ""
     if isinstance(value, bool):
         return "abs", "true" if value else "false", ""
@@ -75,8 +73,11 @@ def rows(tree: Any, cat: dict[str, Any], path: str = "0") -> dict[str, Any]:
     negate = False
     if isinstance(tree, dict) and set(tree) == {"not"}:
         negate, tree = True, tree["not"]
+    wrapped = False
     if not isinstance(tree, dict) or not ({"all", "any"} & set(tree)):
         if path == "0":
+            # a single row written by hand stays a single row: the builder's group is its own
+            wrapped = isinstance(tree, dict) and bool(tree) and not negate
             tree = {"all": [tree] if isinstance(tree, dict) and tree else []}
         else:
             return {"path": path, "negate": negate, **_leaf(tree, cat)}
@@ -87,6 +88,7 @@ def rows(tree: Any, cat: dict[str, Any], path: str = "0") -> dict[str, Any]:
         "kind": "group",
         "join": join,
         "negate": negate,
+        "wrapped": wrapped,
         "children": [
             rows(child, cat, f"{path}.{i}") for i, child in enumerate(children[:MAX_ROWS])
         ],
@@ -121,6 +123,9 @@ def _leaf(tree: dict[str, Any], cat: dict[str, Any]) -> dict[str, Any]:
     name = tree.get("field", "")
     kind = _kind_of(cat, name)
     mode, text, second = _show_value(tree.get("value"))
+    value = tree.get("value")
+    if tree.get("op") == "between" and isinstance(value, list) and len(value) == 2:
+        mode, text, second = "abs", str(value[0]), str(value[1])
     return {
         "kind": "field",
         "field": name,
@@ -216,6 +221,13 @@ def read(post: QueryDict, cat: dict[str, Any], path: str = "0", depth: int = 0) 
             node["value"] = value
     if post.get(f"{p}.negate") == "on":
         node = {"not": node}
+    elif (
+        kind == "group"
+        and post.get(f"{p}.wrapped")
+        and list(node) == ["all"]
+        and len(node["all"]) == 1
+    ):
+        return node["all"][0]
     return node
 
 

@@ -216,7 +216,11 @@ class CampaignBuilder(Builder):
                     except ValueError:
                         node["condition"] = {"invalid": condition}
                 elif post.get(f"{p}branch_event", "").strip():
-                    node["event"] = {"type": post.get(f"{p}branch_event").strip()}
+                    before = (old.get(orig) or {}).get("event") or {}
+                    chosen_type = post.get(f"{p}branch_event").strip()
+                    node["event"] = (
+                        before if before.get("type") == chosen_type else {"type": chosen_type}
+                    )
             elif kind == "split":
                 variants = []
                 for j, variant in enumerate(node.get("variants", [])):

@@ -186,8 +186,9 @@ class WorkflowBuilder(Builder):
             out.pop(key, None)
             if value:
                 out[key] = value
-        if post.get("w-start") in ("on_create", "manual"):
-            out["start"] = post["w-start"]
+        start = post.get("w-start")
+        if start in ("on_create", "manual") and (start != "on_create" or "start" in body):
+            out["start"] = start
         out["states"] = states
         if transitions:
             out["transitions"] = transitions
