@@ -74,3 +74,32 @@ def test_duplicates_are_merged_and_undone_from_the_admin(operator, shop):
     )
     entry.refresh_from_db()
     assert entry.status == MergeStatus.REVERSED and Record.objects.filter(pk=second.pk).exists()
+
+
+def test_the_admin_upload_page_maps_checks_and_starts_an_import(
+    operator, shop, django_capture_on_commit_callbacks
+):
+    import io
+
+    from tessera.exchange.models import ImportJob
+
+    start = operator.get("/django-admin/exchange/importjob/add/")
+    assert start.status_code == 302 and start.url.endswith("/upload/?new=1")
+    page = "/django-admin/exchange/importjob/upload/"
+    sent = io.BytesIO("姓名,手机,积分,备注\n韩梅梅,13800138000,10,x\n李雷,139,-1,y\n".encode("gbk"))
+    sent.name = "c.csv"
+    uploaded = operator.post(page, {"object_key": "customer", "file": sent})
+    assert uploaded.status_code == 302
+    shown = operator.get(page).content.decode()
+    assert '<option value="phone" selected>' in shown and "韩梅梅 · 李雷" in shown
+    mapping = {"map:姓名": "name", "map:手机": "phone", "map:积分": "points", "map:备注": ""}
+    checked = operator.post(page, {"step": "map", "key": "phone", "check": "1", **mapping})
+    text = checked.content.decode()
+    assert "would create 1" in text and "reject 1" in text and "积分" in text
+    assert Record.objects.count() == 0
+    with django_capture_on_commit_callbacks() as queued:
+        started = operator.post(page, {"step": "map", "key": "phone", "start": "1", **mapping})
+    assert started.status_code == 302 and len(queued) == 1
+    job = ImportJob.objects.get()
+    assert job.mapping == {"姓名": "name", "手机": "phone", "积分": "points"}
+    assert job.actor.username == "root" and job.key_fields == ["phone"]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import admin, messages
+from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils.html import format_html
 
@@ -70,8 +71,26 @@ class ImportJobAdmin(admin.ModelAdmin):
     readonly_fields = [f.name for f in ImportJob._meta.fields]
     actions = ["resume", "cancel"]
 
-    def has_add_permission(self, request) -> bool:
-        return False  # imports start from the upload endpoint or manage.py import
+    def get_urls(self):
+        from django.urls import path
+
+        from .admin_upload import upload_view
+
+        own = [
+            path(
+                "upload/",
+                self.admin_site.admin_view(lambda request: upload_view(self.admin_site, request)),
+                name="exchange_importjob_upload",
+            )
+        ]
+        return own + super().get_urls()
+
+    def add_view(self, request, form_url="", extra_context=None):
+        """ "Add import job" is the upload page: a file, then its mapping, then the job."""
+        return redirect(reverse("admin:exchange_importjob_upload") + "?new=1")
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False  # a job is followed here, never edited
 
     @admin.display(description="progress")
     def progress_shown(self, job: ImportJob) -> str:
