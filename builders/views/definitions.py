@@ -14,7 +14,7 @@ from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_POST, require_safe
 
 from tessera.definitions import service
 from tessera.definitions.diff import Change
@@ -49,6 +49,7 @@ def _log(request, kind: str, key: str, action: str, version=None, comment: str =
 
 
 @admin_view(VIEW_DEFINITIONS)
+@require_safe
 def index(request: HttpRequest) -> HttpResponse:
     counts = {
         row["kind"]: row
@@ -66,6 +67,7 @@ def index(request: HttpRequest) -> HttpResponse:
 
 
 @admin_view(VIEW_DEFINITIONS)
+@require_safe
 def listing(request: HttpRequest, kind: str) -> HttpResponse:
     kind = _kind(kind)
     rows: dict[str, dict[str, Any]] = {}
@@ -231,6 +233,7 @@ def edit(request: HttpRequest, kind: str, key: str | None = None) -> HttpRespons
 
 
 @admin_view(VIEW_DEFINITIONS)
+@require_safe
 def history(request: HttpRequest, kind: str, key: str) -> HttpResponse:
     kind = _kind(kind)
     versions = list(
@@ -264,8 +267,8 @@ def history(request: HttpRequest, kind: str, key: str) -> HttpResponse:
     )
 
 
-@require_POST
 @admin_view(VIEW_DEFINITIONS, CHANGE_DEFINITIONS)
+@require_POST
 def rollback(request: HttpRequest, kind: str, key: str, version: int) -> HttpResponse:
     """Publish an earlier version's body again, as the next version."""
     kind = _kind(kind)
@@ -293,8 +296,8 @@ def rollback(request: HttpRequest, kind: str, key: str, version: int) -> HttpRes
     return redirect("builders:history", kind, key)
 
 
-@require_POST
 @admin_view(VIEW_DEFINITIONS, CHANGE_DEFINITIONS)
+@require_POST
 def archive(request: HttpRequest, kind: str, key: str) -> HttpResponse:
     kind = _kind(kind)
     done = service.archive(kind, key)

@@ -9,7 +9,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_POST, require_safe
 from packaging.version import Version
 
 from templates_lib import service as packs
@@ -28,6 +28,7 @@ def _candidate(key: str):
 
 
 @admin_view(VIEW_PACKS)
+@require_safe
 def index(request: HttpRequest) -> HttpResponse:
     installed = {p.key: p for p in packs.installed()}
     newest = {}
@@ -60,6 +61,7 @@ def _resolutions(request: HttpRequest) -> dict[str, str]:
 
 
 @admin_view(VIEW_PACKS)
+@require_safe
 def plan(request: HttpRequest, key: str) -> HttpResponse:
     candidate = _candidate(key)
     result = packs.plan(candidate.read())
@@ -75,8 +77,8 @@ def plan(request: HttpRequest, key: str) -> HttpResponse:
     )
 
 
-@require_POST
 @admin_view(VIEW_PACKS, MANAGE_PACKS)
+@require_POST
 def install(request: HttpRequest, key: str) -> HttpResponse:
     candidate = _candidate(key)
     resolutions = _resolutions(request)

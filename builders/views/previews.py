@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.http import Http404, HttpRequest, HttpResponse
+from django.views.decorators.http import require_safe
 
 from tessera.definitions import service
 
@@ -11,6 +12,7 @@ from ..previews import screen_previews
 
 
 @admin_view(VIEW_DEFINITIONS)
+@require_safe
 def screen(request: HttpRequest, key: str) -> HttpResponse:
     definition = service.draft("screen", key) or service.current("screen", key)
     if definition is None or "screen" not in screen_previews:
