@@ -14,6 +14,7 @@ from django.shortcuts import redirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _l
 from django.views.decorators.http import require_POST, require_safe
 
 from tessera.definitions import service
@@ -27,12 +28,12 @@ from ..messages import describe
 from ..models import Activity, ScreenPage
 
 KIND_LABELS = {
-    "object": (_("Objects"), "Fields of a record type"),
-    "segment": (_("Segments"), "Records meeting a condition"),
-    "workflow": (_("Workflows"), "States, transitions, SLAs"),
-    "campaign": (_("Campaigns"), "Marketing flows"),
-    "screen": (_("Screens"), "What operators work in"),
-    "calendar": (_("Calendars"), "Business hours for SLAs"),
+    "object": (_l("Objects"), "Fields of a record type"),
+    "segment": (_l("Segments"), "Records meeting a condition"),
+    "workflow": (_l("Workflows"), "States, transitions, SLAs"),
+    "campaign": (_l("Campaigns"), "Marketing flows"),
+    "screen": (_l("Screens"), "What operators work in"),
+    "calendar": (_l("Calendars"), "Business hours for SLAs"),
 }
 
 

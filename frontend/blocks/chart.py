@@ -6,6 +6,7 @@ from typing import Any
 
 from django.utils import formats
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from .. import charts
 from ..aggregates import grouped, total
@@ -13,7 +14,14 @@ from ..labels import object_label, text
 from ..query import BlockProblem, ObjectView, narrowed
 from .base import BlockContext, BlockType
 
-STAGES = ["entered", "sent", "delivered", "opened", "clicked", "converted"]
+STAGES = [
+    gettext_noop("entered"),
+    gettext_noop("sent"),
+    gettext_noop("delivered"),
+    gettext_noop("opened"),
+    gettext_noop("clicked"),
+    gettext_noop("converted"),
+]
 
 
 def campaign_metrics(ctx: BlockContext) -> dict[str, Any]:
