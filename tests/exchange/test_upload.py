@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import io
+from pathlib import Path
 
 import pytest
 from django.contrib.auth.models import Group
 
 from tessera.api import tokens
 from tessera.api.models import ObjectPermission
+from tessera.exchange import importer
 from tessera.exchange.models import ImportJob
 from tessera.records.models import Record
 
@@ -51,6 +53,12 @@ def test_a_dry_run_reports_and_a_run_makes_a_job(
     assert job.actor.username == "clerk" and job.key_fields == ["phone"]
     status = client.get(started.json()["url"], HTTP_AUTHORIZATION=f"Bearer {clerk_token}")
     assert status.json()["status"] == "pending"
+
+    # run here (the worker's code): the kept upload goes once the job is done
+    kept = Path(job.path)
+    assert kept.exists() and job.header == ["姓名", "手机", "积分"]
+    job = importer.run(job)
+    assert job.status == "done" and job.created == 2 and not kept.exists()
 
 
 def test_fields_the_person_may_not_write_and_bad_requests_are_refused(client, clerk_token):

@@ -406,4 +406,8 @@ def _finish(job_id: int, claim: str, status: str, errors: list[FieldError] = ())
             job.finished_at = timezone.now()
             job.errors = [e.as_dict() for e in errors]
             job.save(update_fields=["status", "finished_at", "errors"])
+    if job.status in (ImportStatus.DONE, ImportStatus.FAILED):
+        from .jobs import forget_upload
+
+        forget_upload(job)
     return job

@@ -360,7 +360,9 @@ def _events(
         if key is None:
             canonical = json.dumps([kind, event.get("at"), payload], sort_keys=True)
             key = "sha256:" + hashlib.sha256(canonical.encode("utf-8", "surrogatepass")).hexdigest()
-        marker = f"{external}/{key}"[:200]
+        marker = f"{external}/{key}"
+        if len(marker) > 200:  # a digest, not a cut: two long ids must not become one
+            marker = "sha256:" + hashlib.sha256(marker.encode("utf-8", "surrogatepass")).hexdigest()
         events_of = f"{object_key}@events"
         if ExternalRef.objects.filter(
             source=source, object_key=events_of, external_id=marker

@@ -67,7 +67,7 @@ def create_job(
         )
     with open_table(path, encoding=options.get("encoding")) as table:
         Plan(object_key, table.header, mapping, key_fields or [], options)
-        encoding = table.encoding
+        encoding, header = table.encoding, table.header
     if copy:
         target = upload_dir() / f"{uuid.uuid4().hex}{path.suffix.lower()}"
         shutil.copyfile(path, target)
@@ -78,11 +78,19 @@ def create_job(
         file_name=file_name or path.name,
         format=file_format(path.name),
         encoding=encoding,
+        header=header,
         mapping=mapping,
         key_fields=list(key_fields or []),
         options=options,
         actor=actor,
     )
+
+
+def forget_upload(job: ImportJob) -> None:
+    """Remove the job's file once it is finished, if it is a copy kept under MEDIA_ROOT."""
+    path = Path(job.path)
+    if path.parent.resolve() == upload_dir().resolve():
+        path.unlink(missing_ok=True)
 
 
 def start(job: ImportJob) -> None:

@@ -28,6 +28,7 @@ class ImportJob(models.Model):
     file_name = models.CharField(max_length=255, blank=True)
     format = models.CharField(max_length=10, default="csv")
     encoding = models.CharField(max_length=40, blank=True)
+    header = models.JSONField(default=list, blank=True, help_text="the file's columns")
     mapping = models.JSONField(default=dict, help_text="{column: field}; unmapped columns skipped")
     key_fields = models.JSONField(default=list, help_text="fields that identify a record (upsert)")
     options = models.JSONField(default=dict, blank=True)
