@@ -7,6 +7,7 @@ outbox, ``end`` ends the run. Campaigns add their node types to the same registr
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 from typing import Any
 
@@ -68,8 +69,6 @@ class WaitNode(NodeType):
     def enter(self, visit: Visit) -> Outcome:
         from django.utils.dateparse import parse_datetime
 
-        from tessera.timers import service as timers
-
         config = visit.node.config
         if "for" in config:
             due = visit.now + parse_duration(config["for"])
@@ -78,15 +77,22 @@ class WaitNode(NodeType):
             due = parse_datetime(value) if isinstance(value, str) else None
             if due is None:  # no date to wait for: go on at once
                 return follow()
-        if due <= visit.now:
-            return follow()
-        timers.schedule(
-            WAKE,
-            due,
-            owner=visit.run.timer_owner,
-            payload={"run": visit.run.pk, "visit": visit.number, "node": visit.node.id},
-        )
-        return WAIT
+        return schedule_wake(visit, due)
+
+
+def schedule_wake(visit: Visit, due: dt.datetime) -> Outcome:
+    """Wait for the wake timer (``flow.wake``), which follows ``next`` when due."""
+    from tessera.timers import service as timers
+
+    if due <= visit.now:
+        return follow()
+    timers.schedule(
+        WAKE,
+        due,
+        owner=visit.run.timer_owner,
+        payload={"run": visit.run.pk, "visit": visit.number, "node": visit.node.id},
+    )
+    return WAIT
 
 
 class BranchNode(NodeType):

@@ -22,9 +22,8 @@ from django.utils.dateparse import parse_date, parse_datetime
 
 from tessera.records.models import Event
 
-from ..nodes import NodeType, pick_variant
+from ..nodes import NodeType, pick_variant, schedule_wake
 from ..runtime import END, WAIT, Outcome, Visit, follow
-from ..timers import WAKE
 from . import goals, state
 from .models import Entry, Message
 from .payload import payload_matches
@@ -37,21 +36,6 @@ def hold(visit: Visit) -> Outcome:
     if entry is not None and not entry.held:
         entry.held = True
         Entry.objects.filter(pk=entry.pk).update(held=True)
-    return WAIT
-
-
-def schedule_wake(visit: Visit, due: dt.datetime) -> Outcome:
-    """Wait for the built-in wake timer (``flow.wake``): it follows ``next`` when due."""
-    from tessera.timers import service as timers
-
-    if due <= visit.now:
-        return follow()
-    timers.schedule(
-        WAKE,
-        due,
-        owner=visit.run.timer_owner,
-        payload={"run": visit.run.pk, "visit": visit.number, "node": visit.node.id},
-    )
     return WAIT
 
 
