@@ -223,3 +223,23 @@ def test_a_broken_file_is_refused_whole_naming_the_row(shop, tmp_path, text, cod
     assert job.status == ImportStatus.FAILED
     assert job.errors[0]["code"] == code and job.errors[0]["path"] == "$.rows[3]"
     assert Record.objects.count() == 0  # the good row before it was not written either
+
+
+def test_an_exported_file_comes_back_by_id(shop, tmp_path):
+    ana = records.create("customer", {"name": "Ana", "points": 1})
+    bo = records.create("customer", {"name": "Bo", "points": 2})
+    path = write(
+        tmp_path / "back.csv",
+        f"id,name,points\n{ana.pk},Ana Li,10\n#{bo.pk},Bo,2\n999999,Ghost,1\n,Nobody,1\n",
+    )
+    mapping = {"id": "id", "name": "name", "points": "points"}
+    job = importer.run(jobs.create_job(path, "customer", mapping, key_fields=["id"]))
+    assert (job.created, job.updated, job.unchanged, job.rejected) == (0, 1, 1, 2)
+    ana.refresh_from_db()
+    assert ana.data == {"name": "Ana Li", "points": 10} and ana.version == 2
+    errors = {r.row: r.errors[0] for r in job.rejected_rows.all()}
+    assert errors[4]["code"] == "not_found" and errors[5]["code"] == "key"
+    assert Record.objects.count() == 2
+    with pytest.raises(PlanRefused) as refused:
+        jobs.create_job(path, "customer", mapping, key_fields=["name"])
+    assert refused.value.errors[0].code == "id_not_key"

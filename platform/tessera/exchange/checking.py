@@ -26,7 +26,7 @@ from tessera.records.service import _normalized
 from tessera.records.validation import RecordValidator, validator_for_version
 
 from .convert import Options, converter_for
-from .mapping import check_mapping
+from .mapping import ID, check_mapping
 
 
 @dataclass(frozen=True)
@@ -119,8 +119,15 @@ class Plan:
         self.clear_empty = self.options.get("empty") == "clear"
         cell_options = Options.of(self.options)
         index = {name: i for i, name in enumerate(header)}
+        self.by_id = list(key_fields) == [ID]
+        id_field = {"x-type": "relation", "x-relation": {"object": object_key}}
         self.columns = [
-            (index[column], column, name, converter_for(self.properties[name], cell_options))
+            (
+                index[column],
+                column,
+                name,
+                converter_for(id_field if name == ID else self.properties[name], cell_options),
+            )
             for column, name in mapping.items()
         ]
         self.column_of = {name: column for column, name in mapping.items()}
@@ -254,7 +261,11 @@ def check_chunk(plan: Plan, rows: list[tuple[int, list[Any]]], *, lock: bool = F
         converted.append((number, cells, data, errors))
 
     existing: dict[tuple, Record] = {}
-    if plan.key_fields:
+    if plan.by_id:
+        ids = [d[ID] for _, _, d, _ in converted if isinstance(d.get(ID), int)]
+        qs = Record.objects.filter(object_key=plan.object_key, pk__in=ids)
+        existing = {(r.pk,): r for r in (qs.select_for_update() if lock else qs)}
+    elif plan.key_fields:
         keys = [tuple(d.get(f) for f in plan.key_fields) for _, _, d, _ in converted]
         keys = [k for k in keys if None not in k]
         if keys:
@@ -265,6 +276,13 @@ def check_chunk(plan: Plan, rows: list[tuple[int, list[Any]]], *, lock: bool = F
     validator = plan.validator
     for number, cells, data, failed in converted:
         key = tuple(data.get(f) for f in plan.key_fields) if plan.key_fields else None
+        if plan.by_id:
+            data.pop(ID, None)
+            if key != (None,) and key not in existing and not failed:
+                message = f"there is no {plan.object_key} with id {key[0]}: ids only update"
+                error = RowError(number, plan.column_of.get(ID), ID, "not_found", message)
+                out.rejected.append((number, cells, [error]))
+                continue
         if key is not None and None in key:
             failed_fields = {e.field for e in failed}
             missing = [

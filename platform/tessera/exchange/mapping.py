@@ -15,6 +15,8 @@ from tessera.plugins import field_types
 
 from .convert import squash
 
+ID = "id"  # a column of record ids: rows update those records
+
 # Words people put over a column of a given field type, beside the type's own labels.
 TYPE_WORDS: dict[str, list[str]] = {
     "phone": ["phone", "mobile", "mobile phone", "cell", "tel", "telephone", "手机", "手机号",
@@ -82,6 +84,13 @@ def check_mapping(
         path = f"$.mapping[{column!r}]"
         if column not in header:
             errors.append(FieldError(path, "unknown_column", f"the file has no column {column!r}"))
+        if target == ID:  # the record's own id: only as the upsert key, alone
+            if list(key_fields or []) != [ID]:
+                errors.append(
+                    FieldError(path, "id_not_key", "a column of ids needs --key id (alone)")
+                )
+            seen[ID] = column
+            continue
         if not isinstance(target, str) or target not in properties:
             errors.append(FieldError(path, "unknown_field", f"no field {target!r} in the object"))
             continue
@@ -92,6 +101,10 @@ def check_mapping(
         seen[target] = column
     if not isinstance(key_fields, (list, tuple)) or not all(isinstance(k, str) for k in key_fields):
         return [*errors, FieldError("$.key", "invalid", "the upsert key is a list of fields")]
+    if list(key_fields) == [ID]:
+        if ID not in seen:
+            errors.append(FieldError("$.key[0]", "unmapped", "no column is mapped to id"))
+        return errors
     for i, name in enumerate(key_fields):
         path = f"$.key[{i}]"
         if name not in properties:
