@@ -6,9 +6,10 @@ import datetime as dt
 
 import pytest
 
+from tessera.flows.campaigns import broadcasts
 from tessera.flows.campaigns import service as campaigns
 from tessera.flows.campaigns.broadcasts import occurrence_key
-from tessera.flows.campaigns.models import Broadcast, Entry
+from tessera.flows.campaigns.models import Broadcast, BroadcastBatch, Entry
 from tessera.records import service as records
 
 from .conftest import START, one_send
@@ -54,16 +55,25 @@ def test_a_weekly_broadcast(publish, audience, clock, committed, smtp_settings):
 def test_a_lost_hand_out_is_sent_again_and_a_past_time_is_not_sent(
     publish, audience, clock, committed
 ):
+    from tessera.flows.campaigns import tasks
+
     publish("later", weekly(at=(START + dt.timedelta(hours=1)).isoformat()))
     assert campaigns.run_scheduled("later") == 0  # not yet
     clock.advance(hours=1)
-    assert campaigns.run_scheduled("later") == 5  # not committed: the hand-out never left
+    assert campaigns.run_scheduled("later") == 5  # not committed: the tasks never left
     assert Entry.objects.count() == 0
-    assert campaigns.run_scheduled("later") == 0  # too soon to think it lost
+    (batch,) = BroadcastBatch.objects.all()
+    assert batch.dispatched_at is None and batch.done_at is None
+    assert campaigns.run_scheduled("later") == 0  # the occurrence is written: not again
+    with committed():
+        assert tasks.tick_step()["batches"] == 0  # too soon to think it lost
     clock.advance(minutes=3)
     with committed():
-        assert campaigns.run_scheduled("later") == 5
+        assert tasks.tick_step()["batches"] == 1
     assert Entry.objects.count() == 5
+    batch.refresh_from_db()
+    assert batch.done_at == clock.now
+    assert broadcasts.enter_batch(batch.pk) == 0  # delivered twice: done once
 
     publish("missed", weekly(at=(START - dt.timedelta(days=1)).isoformat()))
     assert campaigns.run_scheduled("missed") == 0

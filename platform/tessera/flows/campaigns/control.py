@@ -62,7 +62,9 @@ def release_held(key: str, limit: int = BATCH) -> int:
         )
         for entry_id, run_id in held:
             run = Run.objects.select_for_update().filter(pk=run_id).first()
-            Entry.objects.filter(pk=entry_id).update(held=False)
+            # Under the run's lock: a second release (a repeated task) finds it released.
+            if not Entry.objects.filter(pk=entry_id, held=True).update(held=False):
+                continue
             if run is None or run.status != RunStatus.ACTIVE:
                 continue
             flow = load(run.flow_kind, run.flow_key, run.flow_version)

@@ -203,7 +203,7 @@ class SendWindow(models.Model):
 
 
 class Broadcast(models.Model):
-    """One occurrence of a broadcast trigger: handed out to the segment once."""
+    """One occurrence of a broadcast trigger: handed out to the segment once, in batches."""
 
     campaign_key = models.SlugField(max_length=64)
     occurrence = models.DateTimeField()
@@ -221,3 +221,30 @@ class Broadcast(models.Model):
 
     def __str__(self) -> str:
         return f"{self.campaign_key} at {self.occurrence:%Y-%m-%d %H:%M}"
+
+
+class BroadcastBatch(models.Model):
+    """Up to a few hundred customers of a broadcast, entered by one task.
+
+    Written with the broadcast, marked done in the transaction that enters them: the row, not
+    the broker's message, says whether the work is done, so a task lost with its worker is
+    sent again by the tick and a task delivered twice enters nobody twice.
+    """
+
+    broadcast = models.ForeignKey(Broadcast, on_delete=models.CASCADE, related_name="batches")
+    subject_ids = models.JSONField()
+    dispatched_at = models.DateTimeField(null=True, blank=True)
+    done_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        db_table = "flows_campaign_broadcast_batch"
+        indexes = [
+            models.Index(
+                fields=["dispatched_at"],
+                condition=Q(done_at__isnull=True),
+                name="campaign_batch_open",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.broadcast}: {len(self.subject_ids)} customers"

@@ -19,8 +19,8 @@ from django.utils import timezone
 
 from tessera.plugins import triggers
 
-from . import catalog, control, entering, events, goals, limits
-from .models import CampaignState
+from . import broadcasts, catalog, control, entering, events, goals, limits
+from .models import CampaignState, Entry
 
 logger = logging.getLogger(__name__)
 
@@ -41,6 +41,11 @@ def enqueue(task: Any, *args: Any) -> None:
 def enter_batch(key: str, subject_ids: list[int], occurrence: str) -> dict[str, Any]:
     admission = entering.enter(key, [(i, occurrence) for i in subject_ids])
     return {"entered": len(admission.entered), "skipped": dict(admission.skipped)}
+
+
+@shared_task(name="tessera.campaigns.enter_broadcast_batch", **TASK)
+def enter_broadcast_batch(batch_id: int) -> int:
+    return broadcasts.enter_batch(batch_id)
 
 
 @shared_task(name="tessera.campaigns.events", **TASK)
@@ -109,5 +114,8 @@ def tick_step() -> dict[str, int]:
             CampaignState.objects.filter(pk=found.pk).update(goals_swept_at=now)
             enqueue(sweep, flow.key)
             counts["swept"] += 1
+        if not found.paused and Entry.objects.filter(campaign_key=flow.key, held=True).exists():
+            enqueue(release, flow.key)  # a resume whose release task was lost
+    counts["batches"] = broadcasts.redispatch(now)
     limits.prune_windows(now - dt.timedelta(days=option("window_days")))
     return counts
