@@ -84,3 +84,41 @@ def test_a_leap_day_birthday_is_kept_on_the_28th_and_next_year_is_a_new_entry(
         "date:2028-02-29",
     ]
     assert clock.now > START
+
+
+def test_a_date_time_field_counts_on_the_local_date_and_one_off_dates_once(
+    publish, customer, clock
+):
+    from tessera.definitions import service as definitions
+
+    from .conftest import body, example
+
+    shop = example("customer")["body"]
+    shop["properties"]["joined_at"] = {"x-type": "datetime"}
+    shop["properties"]["renewal"] = {"x-type": "date"}
+    definitions.save_and_publish("object", "customer", shop)
+    anniversary = body("birthday-coupon")
+    anniversary["trigger"] = {"type": "date_field", "field": "joined_at"}
+    publish("anniversary", anniversary)
+    renewal = body("birthday-coupon")
+    renewal["trigger"] = {
+        "type": "date_field",
+        "field": "renewal",
+        "offset_days": -7,
+        "annual": False,
+    }
+    publish("renewal", renewal)
+    # 23:30 UTC on 1 November 2020 is already 2 November in Shanghai
+    ana = customer(
+        "Ana", time_zone="Asia/Shanghai", joined_at="2020-11-01T23:30:00Z", renewal="2026-11-09"
+    )
+    clock.to(dt.datetime(2026, 11, 1, 12, 0, tzinfo=dt.UTC))  # 1 November, 20:00 in Shanghai
+    assert campaigns.run_scheduled("anniversary") == 0
+    assert campaigns.run_scheduled("renewal") == 0
+    clock.to(dt.datetime(2026, 11, 1, 16, 30, tzinfo=dt.UTC))  # 2 November, 00:30 in Shanghai
+    assert campaigns.run_scheduled("anniversary") == 1
+    assert campaigns.run_scheduled("renewal") == 1  # a week before 9 November
+    clock.to(dt.datetime(2027, 11, 1, 16, 30, tzinfo=dt.UTC))
+    assert campaigns.run_scheduled("anniversary") == 1  # every year
+    assert campaigns.run_scheduled("renewal") == 0  # one-off: that date only
+    assert Entry.objects.filter(subject=ana).count() == 3
