@@ -136,6 +136,10 @@ def body_from_rows(body: dict[str, Any], table: list[dict[str, Any]]) -> dict[st
             required.append(name)
     out = {k: v for k, v in body.items() if k not in ("properties", "required")}
     out["properties"] = properties
+    # the required list keeps the order it was written in; newly required fields go last
+    renamed = {row["orig"]: row["name"] for row in table if row["orig"]}
+    kept = [renamed.get(n, n) for n in body.get("required", []) if renamed.get(n, n) in required]
+    required = kept + [n for n in required if n not in kept]
     if required:
         out["required"] = required
     return out
