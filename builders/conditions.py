@@ -5,6 +5,7 @@ related aggregates (a customer's orders) and events are rows of their own."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from django.http import QueryDict
@@ -108,6 +109,7 @@ def _leaf(tree: dict[str, Any], cat: dict[str, Any]) -> dict[str, Any]:
             "op": tree.get("op", "gte"),
             "value": text,
             "ops": [(o, o) for o in NUMERIC_OPS],
+            "where": _json(tree.get("where")),
         }
     if "event" in tree:
         count = tree.get("count") or {}
@@ -117,6 +119,7 @@ def _leaf(tree: dict[str, Any], cat: dict[str, Any]) -> dict[str, Any]:
             "within": tree.get("within", ""),
             "count_op": count.get("op", ""),
             "count_value": count.get("value", ""),
+            "where": _json(tree.get("where")),
         }
     if "segment" in tree:
         return {"kind": "segment", "segment": tree.get("segment", "")}
@@ -137,6 +140,20 @@ def _leaf(tree: dict[str, Any], cat: dict[str, Any]) -> dict[str, Any]:
         "value2": second,
         "enum": next((f["enum"] for f in cat["fields"] if f["name"] == name), []),
     }
+
+
+def _json(value: Any) -> str:
+    """A part the rows do not edit (a metric's or event's ``where``), carried along as JSON."""
+    return "" if value is None else json.dumps(value, ensure_ascii=False)
+
+
+def _where(post: QueryDict, p: str, node: dict[str, Any]) -> None:
+    text = post.get(f"{p}.where", "")
+    if text:
+        try:
+            node["where"] = json.loads(text)
+        except ValueError:
+            node["where"] = text  # the parser then names it
 
 
 def _scalar(text: str, kind: str) -> Any:
@@ -195,12 +212,14 @@ def read(post: QueryDict, cat: dict[str, Any], path: str = "0", depth: int = 0) 
         node = {"metric": metric}
         if post.get(f"{p}.window", "").strip():
             node["window"] = post.get(f"{p}.window").strip()
+        _where(post, p, node)
         node["op"] = post.get(f"{p}.op", "gte")
         node["value"] = _scalar(post.get(f"{p}.value", "0"), "number")
     elif kind == "event":
         node = {"event": post.get(f"{p}.event", "").strip()}
         if post.get(f"{p}.within", "").strip():
             node["within"] = post.get(f"{p}.within").strip()
+        _where(post, p, node)
         if post.get(f"{p}.count_op"):
             node["count"] = {
                 "op": post.get(f"{p}.count_op"),

@@ -65,6 +65,17 @@ SEGMENTS = {
             {"field": "vip", "op": "eq", "value": True},
             {"field": "email", "op": "is_set"},
             {"metric": "orders.sum.total", "op": "gte", "value": 100.5},
+            {
+                "metric": "orders.count",
+                "where": {"field": "status", "op": "eq", "value": "paid"},
+                "op": "gte",
+                "value": 2,
+            },
+            {
+                "event": "cart_abandoned",
+                "where": {"total": {"op": "gte", "value": 20}},
+                "count": {"op": "gte", "value": 2},
+            },
         ]
     },
 }
