@@ -73,7 +73,7 @@ SEGMENTS = {
             },
             {
                 "event": "cart_abandoned",
-                "where": {"total": {"op": "gte", "value": 20}},
+                "where": {"channel": "app"},
                 "count": {"op": "gte", "value": 2},
             },
         ]
