@@ -218,9 +218,11 @@ def count_queries_and_profile(batch: int) -> dict[str, Any]:
     dispatch.publish = lambda entry_id: None  # nothing to dispatch: both actions are inline
     ids = list(Record.objects.order_by("pk").values_list("pk", flat=True)[: 2 * batch])
     entering.enter(KEY, [(i, "warm") for i in ids[:10]])  # caches warm
-    started = time.perf_counter()
+    counted = 200  # Django keeps the last 9,000 queries: a batch of 200 fits
     with CaptureQueriesContext(connection) as captured:
-        entering.enter(KEY, [(i, "profile") for i in ids[10:batch]])
+        entering.enter(KEY, [(i, "count") for i in ids[10 : 10 + counted]])
+    started = time.perf_counter()
+    entering.enter(KEY, [(i, "time") for i in ids[10 + counted : batch]])
     seconds = time.perf_counter() - started
     kinds = Counter(_kind(q["sql"]) for q in captured.captured_queries)
     profile = cProfile.Profile()
@@ -229,11 +231,10 @@ def count_queries_and_profile(batch: int) -> dict[str, Any]:
     profile.disable()
     out = io.StringIO()
     pstats.Stats(profile, stream=out).sort_stats("tottime").print_stats(12)
-    entered = batch - 10
     return {
-        "ms_per_customer": 1000 * seconds / entered,
-        "queries_per_customer": len(captured.captured_queries) / entered,
-        "kinds": {k: round(v / entered, 2) for k, v in kinds.most_common(12)},
+        "ms_per_customer": 1000 * seconds / (batch - 10 - counted),
+        "queries_per_customer": len(captured.captured_queries) / counted,
+        "kinds": {k: round(v / counted, 2) for k, v in kinds.most_common(14)},
         "profile": out.getvalue(),
     }
 
@@ -241,6 +242,8 @@ def count_queries_and_profile(batch: int) -> dict[str, Any]:
 def _kind(sql: str) -> str:
     words = sql.split()
     verb = words[0].upper() if words else "?"
+    if verb in ("SAVEPOINT", "RELEASE", "ROLLBACK"):
+        return verb
     table = next((w.strip('"') for w in words if w.startswith('"') and "_" in w), "")
     return f"{verb} {table.split('.')[0]}".strip()
 
