@@ -145,7 +145,11 @@ def _metric(node: MetricLeaf, alias: str, ctx: SqlContext) -> str:
     inner = ctx.new_alias()
     source = node.incoming.source
     link = value_expr(inner, node.incoming.field, SqlType.NUMBER, ctx.vendor)
-    filters = [f"{inner}.object_key = '{source}'", f"{link} = {alias}.id"]
+    # SQLite: a unary + takes the INTEGER affinity off the outer id, without which the
+    # comparison converts the indexed side and the relation's expression index goes unused
+    # (every related record of the object was scanned once per record: 450x slower).
+    outer = f"{alias}.id" if ctx.postgres else f"+{alias}.id"
+    filters = [f"{inner}.object_key = '{source}'", f"{link} = {outer}"]
     if node.window:
         time_expr = _expr(inner, node.time_field.name, node.time_field.kind, ctx)
         bound = ctx.clock.date_value({"ago": node.window}, node.time_field.kind)
