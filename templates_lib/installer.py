@@ -16,6 +16,7 @@ from tessera.definitions.errors import ValidationFailed
 from tessera.definitions.models import Definition, Source
 from tessera.definitions.service import PublishRefused
 
+from . import settings_files
 from .models import InstalledDefinition, InstalledPack, PackLog
 from .pack import Pack, PackDefinition
 from .plan import CONFLICT, PackPlan, Plan, Step
@@ -61,6 +62,8 @@ def apply_pack(pack_plan: PackPlan, *, sample: bool, actor, progress) -> dict[st
     load_sample = pack_plan.mode == "install" and sample and bool(pack.sample)
     if load_sample and last_first < 0:
         counts["sample"] = _load_sample(pack, installed, actor, progress)
+    if last_first < 0 and pack.manifest.get("settings"):
+        counts["settings"] = settings_files.apply(pack, upgrade=pack_plan.mode == "upgrade")
     for i, step in enumerate(writing):
         if step.action == CONFLICT and step.resolution is None:
             continue  # only a dry run gets here: the install refuses unresolved conflicts
@@ -82,6 +85,8 @@ def apply_pack(pack_plan: PackPlan, *, sample: bool, actor, progress) -> dict[st
         )
         if load_sample and i == last_first:
             counts["sample"] = _load_sample(pack, installed, actor, progress)
+        if i == last_first and pack.manifest.get("settings"):  # objects and sample data in
+            counts["settings"] = settings_files.apply(pack, upgrade=pack_plan.mode == "upgrade")
     for step in pack_plan.steps:
         if not step.removal or (step.action == CONFLICT and step.resolution is None):
             continue

@@ -5,6 +5,7 @@ Layout (a folder or the same tree in a ``.zip``)::
     manifest.json                  key, name, version, tessera, depends, plugins, definitions…
     definitions/<kind>/<key>.json  one definition body per file, listed in the manifest
     sample/…                       rows of sample records (JSON array or JSON lines)
+    settings/…                     per-object settings (RFM, lifecycle) the manifest lists
     docs/…                         the pack's documentation
     README.md, LICENSE, CHANGELOG  optional
 
@@ -33,6 +34,7 @@ from . import jsonread
 from .manifest import manifest_errors, parse_range
 from .problems import PackRefused, Problem, from_errors
 from .sample import SampleEntry, check_file_rows
+from .settings_files import read_problems as read_settings
 from .source import MANIFEST, PackFiles, open_pack
 
 FREE_FILES = ("README", "LICENSE", "CHANGELOG", "NOTICE")
@@ -175,6 +177,9 @@ def read_pack(location: str | Path | PackFiles) -> Pack:
             ]
             entry.rows = count
         sample.append(entry)
+    setting_files, setting_problems = read_settings(files, manifest, key)
+    expected |= setting_files
+    problems += setting_problems
     for i, doc in enumerate(manifest.get("docs") or []):
         expected.add(doc)
         if doc not in files:

@@ -146,7 +146,10 @@ class Plan:
                 if step.action in (UNCHANGED, KEEP) and not verbose and not step.reason:
                     continue
                 lines.extend(_step_lines(step))
-            lines.extend(f"  sample data: {s}" for s in pack.sample)
+            lines.extend(
+                f"  {s}" if s.startswith("settings: ") else f"  sample data: {s}"
+                for s in pack.sample
+            )
         if self.problems:
             lines.append(f"refused: {len(self.problems)} problem(s), nothing was written")
             lines.extend(f"  {p}" for p in self.problems)

@@ -17,7 +17,7 @@ from packaging.version import Version
 
 from tessera.definitions.models import Definition, Status
 
-from . import installer
+from . import installer, settings_files
 from . import uninstall as removal
 from .export import Exported, export_pack, selection
 from .library import Library
@@ -253,6 +253,10 @@ def _compute(pack: Pack, mode: str, lib: Library, resolutions: dict[str, str]) -
                 f"{e.label} ({e.rows} rows)" if e.rows is not None else e.label
                 for e in candidate.sample
             ]
+        pack_plan.sample += [
+            f"settings: {settings_files.label(spec)}"
+            for spec in candidate.manifest.get("settings") or []
+        ]
         result.packs.append(pack_plan)
     result.problems += _unknown_references(result)
     return result

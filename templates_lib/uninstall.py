@@ -18,6 +18,7 @@ from tessera.records import service as records
 from tessera.records.indexes import sync_indexes
 from tessera.records.models import Record
 
+from . import settings_files
 from .models import InstalledDefinition, InstalledPack, InstalledRecord, PackLog
 from .plan import REMOVE, PackPlan, Plan, Step, published_elsewhere, record_count
 from .problems import PackRefused, Problem
@@ -116,6 +117,9 @@ def apply_uninstall(plan: Plan, *, delete_data: bool, actor=None, progress=None)
             counts["archived"] += 1
         if delete_data and step.kind == "object":
             sync_indexes(step.key, {"properties": {}})  # nothing left to index
+    removed = settings_files.remove(installed.manifest)
+    if removed:
+        counts["settings"] = removed
     PackLog.objects.create(
         pack_key=installed.key,
         action=PackLog.Action.UNINSTALL,
