@@ -28,12 +28,13 @@ BOUGHT = ("paid", "shipped", "delivered", "completed")
 
 def clear_caches() -> None:
     """Revision caches live per process; the tests roll revisions back, so start afresh."""
+    from tessera.api.schema import build
     from tessera.conditions import objects
     from tessera.definitions import cache
     from tessera.flows import graph
     from tessera.flows.campaigns import catalog
 
-    for item in (cache._published, objects._cache, graph._compiled, catalog._index):
+    for item in (cache._published, objects._cache, graph._compiled, catalog._index, build._schemas):
         item.clear()
 
 
