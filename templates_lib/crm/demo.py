@@ -9,7 +9,9 @@ Every step is safe to repeat (``./tessera up`` runs it on every start) and says 
 3. the e-mail channel's limits, if an operator has set none: 4 marketing e-mails a week per
    customer, quiet from 22:00 to 08:00 in the customer's zone, 600 a minute;
 4. a dozen open tickets from recent orders, through the records service, so they have live
-   workflow runs, SLA clocks and FAQ answers (only while no ticket has a run yet).
+   workflow runs, SLA clocks and FAQ answers (only while no ticket has a run yet);
+5. a little live shop activity for the campaigns to pick up: three sign-ups (welcome series)
+   and five abandoned carts (reminders), once.
 """
 
 from __future__ import annotations
@@ -153,6 +155,75 @@ def open_live_tickets(report: Report, *, count: int = len(LIVE_TICKETS)) -> list
         made.append(ticket.pk)
     report.say(f"live tickets: {len(made)} opened, with workflow runs and SLA clocks")
     return made
+
+
+SIGNUPS = [
+    ("林小雨", "zh", "Asia/Shanghai", "CN", "上海"),
+    ("Olivia Chen", "en", "Asia/Singapore", "SG", "Singapore"),
+    ("王浩", "zh", "Asia/Shanghai", "CN", "杭州"),
+]
+
+
+def open_live_activity(report: Report) -> None:
+    """Sign-ups and abandoned carts now, through the records service: campaign triggers."""
+    from tessera.definitions.cache import published
+    from tessera.records import service as records
+    from tessera.records.models import Record
+
+    if published("campaign", "welcome-series") is None:
+        report.say("live activity: the lifecycle campaigns are not published, skipped")
+        return
+    first = "demo.signup1@example.com"
+    if Record.objects.filter(object_key="customer", data__email=first).exists():
+        report.say("live activity: made already, none added")
+        return
+    now = dt.datetime.now(dt.UTC)
+    with transaction.atomic():
+        for n, (name, language, zone, country, city) in enumerate(SIGNUPS, start=1):
+            customer = records.create(
+                "customer",
+                {
+                    "name": name,
+                    "email": f"demo.signup{n}@example.com",
+                    "language": language,
+                    "time_zone": zone,
+                    "country": country,
+                    "city": city,
+                    "email_opt_in": True,
+                    "source_channel": "app",
+                    "signed_up_at": now.isoformat(),
+                    "member_level": "regular",
+                    "points": 0,
+                },
+                comment="demo: a sign-up",
+            )
+            records.add_event(customer, "signed_up", {"channel": "app"})
+        products = list(
+            Record.objects.filter(object_key="product")
+            .order_by("pk")
+            .values_list("data", flat=True)
+        )
+        shoppers = list(
+            Record.objects.filter(
+                object_key="customer", data__lifecycle_stage="active", data__email_opt_in=True
+            ).order_by("pk")[:5]
+        )
+        for i, shopper in enumerate(shoppers):
+            picked = products[i * 3 : i * 3 + 2] if products else []
+            total = sum(p.get("price", 0) for p in picked) or 99
+            records.add_event(
+                shopper,
+                "cart_abandoned",
+                {
+                    "total": total,
+                    "items": len(picked),
+                    "skus": ",".join(p.get("sku", "") for p in picked),
+                },
+            )
+    report.say(
+        f"live activity: {len(SIGNUPS)} sign-ups and {len(shoppers)} abandoned carts, "
+        "for the welcome series and the cart reminders"
+    )
 
 
 def kpi_lines(screen: str = "crm-kpis") -> list[str]:

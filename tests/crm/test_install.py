@@ -12,6 +12,7 @@ from templates_lib.crm import kpis
 from templates_lib.crm.demo import PACKS
 from templates_lib.models import InstalledDefinition, InstalledPack
 from tessera.definitions.models import Definition, Status
+from tessera.flows.campaigns.models import Entry
 from tessera.flows.models import Run
 from tessera.records.models import Event, Record
 from tessera.segments.models import ScoringSettings
@@ -85,10 +86,14 @@ def test_running_the_setup_again_changes_nothing(shop):
     assert (Record.objects.count(), Event.objects.count(), Definition.objects.count()) == before
 
 
-def test_live_tickets_get_runs_assignees_and_faq_answers(shop, django_user_model):
+def test_live_tickets_and_activity(shop, django_user_model, committed):
     out = io.StringIO()
-    call_command("tessera_setup_demo", stdout=out)  # now with the live tickets
+    with committed():  # the observers' tasks run as the worker would
+        call_command("tessera_setup_demo", stdout=out)  # now with the live tickets and activity
     assert "live tickets: 12 opened" in out.getvalue()
+    assert "live activity: 3 sign-ups and 5 abandoned carts" in out.getvalue()
+    entered = Counter(Entry.objects.values_list("campaign_key", flat=True))
+    assert (entered["welcome-series"], entered["abandoned-cart"]) == (3, 5)
     runs = Run.objects.filter(flow_kind="workflow", flow_key="after-sales-service")
     assert runs.count() == 12
     tickets = Record.objects.filter(pk__in=runs.values_list("subject_id", flat=True))
@@ -102,6 +107,7 @@ def test_live_tickets_get_runs_assignees_and_faq_answers(shop, django_user_model
     again = io.StringIO()
     call_command("tessera_setup_demo", stdout=again)
     assert "none added" in again.getvalue() and runs.count() == 12
+    assert "live activity: made already, none added" in again.getvalue()
 
 
 def test_every_kpi_block_is_well_formed(shop):

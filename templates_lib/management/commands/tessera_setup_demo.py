@@ -27,7 +27,9 @@ class Command(BaseCommand):
         )
         parser.add_argument("--seed", type=int, help="the sample shop's seed (default 618)")
         parser.add_argument("--no-sample", action="store_true", help="no sample data")
-        parser.add_argument("--no-live", action="store_true", help="no live demo tickets")
+        parser.add_argument(
+            "--no-live", action="store_true", help="no live tickets, sign-ups or carts"
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         if options["customers"] is not None and options["customers"] < 1:
@@ -50,6 +52,7 @@ class Command(BaseCommand):
         demo.ensure_limits(report)
         if not options["no_live"]:
             demo.open_live_tickets(report)
+            demo.open_live_activity(report)
         for line in report.lines:
             self.stdout.write(line)
         kpis = demo.kpi_lines()
