@@ -26,7 +26,7 @@ EXPECTED = {
     "rfm-lifecycle": {"segment": 27},
     "after-sales": {"object": 2, "calendar": 1, "workflow": 1, "campaign": 1, "segment": 4},
     "lifecycle-campaigns": {"campaign": 6},
-    "crm-dashboards": {"screen": 8},
+    "crm-dashboards": {"screen": 9},
 }
 
 
