@@ -320,7 +320,7 @@ class Customer:
         discount = rng.choice((10, 20, 30)) if rng.random() < 0.15 and subtotal > 99 else 0
         fee = 0 if subtotal >= 99 else (10 if self.china else 50)
         total = max(subtotal - discount + fee, 0)
-        channel = self.data_channel_hint()
+        channel = self._channel()
         order: dict[str, Any] = {
             "order_no": f"SO{self.options.seed % 100:02d}{self.index:07d}{k:03d}",
             "customer": {"ref": self.ref},
@@ -379,7 +379,7 @@ class Customer:
                 }
             )
 
-    def data_channel_hint(self) -> str:
+    def _channel(self) -> str:
         rng = self.rng
         if not self.china:
             return rng.choice(("web", "web", "app"))
