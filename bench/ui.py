@@ -161,11 +161,14 @@ def median_ms(call, runs: int) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--records", type=int, default=2000)
-    parser.add_argument("--runs", type=int, default=30)
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--small", action="store_true", help="a quick run (under a minute)")
+    parser.add_argument("--records", type=int)
+    parser.add_argument("--runs", type=int)
     parser.add_argument("--postgres", action="store_true")
     args = parser.parse_args()
+    args.records = args.records or (500 if args.small else 2000)
+    args.runs = args.runs or (10 if args.small else 30)
     configure(args.postgres)
     from django.db import connection
     from django.test import Client
