@@ -81,6 +81,8 @@ def test_up_runs_web_worker_and_beat_until_ctrl_c(tmp_path):
     }
     env.update(TESSERA_VAR_DIR=str(tmp_path / "var"), TESSERA_PORT=str(port))
     env.update(TESSERA_TICK_SECONDS="1", TESSERA_ADMIN_PASSWORD="smoke-test-pw")
+    # The packs install in full; a small sample shop keeps the smoke test quick.
+    env.update(TESSERA_DEMO_CUSTOMERS="50")
     log = tmp_path / "up.log"
     with log.open("wb") as out:
         proc = subprocess.Popen(
