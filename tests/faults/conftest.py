@@ -409,6 +409,10 @@ def faults_env(
     from tessera.actions import dispatch
 
     env = make_env(database_url(connection.settings_dict), private_redis, mailbox, tmp_path)
+    # Celery reads CELERY_BROKER_URL from the environment before its own configuration: with
+    # the suite's broker there (CI's PostgreSQL pass sets Redis 6379), the client below would
+    # send to the shared Redis, not the private one, and the outage would never be felt.
+    monkeypatch.setenv("CELERY_BROKER_URL", env.broker_url)
     client = broker_client(env)
 
     def publish(entry_id: int) -> None:
