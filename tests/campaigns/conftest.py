@@ -15,9 +15,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import time_machine
 
 from tests.actions.conftest import http_server, smtp_server, smtp_settings  # noqa: F401
+from tests.frozen_clock import Clock, deliver_all  # noqa: F401 (used by test modules)
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "docs" / "examples" / "campaigns"
 START = dt.datetime(2026, 11, 2, 1, 0, tzinfo=dt.UTC)  # a Monday: 09:00 in Shanghai
@@ -110,51 +110,6 @@ def customer(shop) -> Callable[..., Any]:
         return records.create("customer", {k: v for k, v in values.items() if v is not None})
 
     return make
-
-
-class Clock:
-    """The test's clock: frozen, moved by hand; ``tick`` fires timers and delivers the outbox."""
-
-    def __init__(self, start: dt.datetime):
-        self.now = start
-        self.traveller = time_machine.travel(start, tick=False)
-
-    def __enter__(self) -> Clock:
-        self.shift = self.traveller.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.traveller.stop()
-
-    def to(self, moment: dt.datetime) -> None:
-        self.now = moment
-        self.shift.move_to(moment)
-
-    def advance(self, **delta: float) -> None:
-        self.to(self.now + dt.timedelta(**delta))
-
-    def tick(self) -> int:
-        """Fire what is due now and perform what the outbox holds, like a worker would."""
-        from tessera.timers import service as timers
-
-        fired = 0
-        while True:
-            done = timers.fire_due(now=self.now, limit=5000)
-            fired += done
-            deliver_all()
-            if not done:
-                return fired
-
-
-def deliver_all() -> int:
-    """Perform every pending outbox entry now (what workers do after the commit)."""
-    from tessera.actions import outbox
-    from tessera.actions.models import OutboxEntry, OutboxStatus
-
-    ids = list(OutboxEntry.objects.filter(status=OutboxStatus.PENDING).values_list("pk", flat=True))
-    for pk in ids:
-        outbox.deliver(pk)
-    return len(ids)
 
 
 @pytest.fixture

@@ -17,9 +17,9 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-import time_machine
 
 from tests.actions.conftest import http_server, smtp_server, smtp_settings  # noqa: F401
+from tests.frozen_clock import Clock, deliver_all  # noqa: F401 (used by test modules)
 
 SIZE = 200
 SEED = 7
@@ -101,50 +101,6 @@ def eager():
 def committed(django_capture_on_commit_callbacks, eager):
     """``with committed(): …`` runs what the block left for after the commit, in-process."""
     return lambda: django_capture_on_commit_callbacks(execute=True)
-
-
-def deliver_all() -> int:
-    """Perform every pending outbox entry now, as a worker would after the commit."""
-    from tessera.actions import outbox
-    from tessera.actions.models import OutboxEntry, OutboxStatus
-
-    ids = list(OutboxEntry.objects.filter(status=OutboxStatus.PENDING).values_list("pk", flat=True))
-    for pk in ids:
-        outbox.deliver(pk)
-    return len(ids)
-
-
-class Clock:
-    """A frozen clock moved by hand; ``tick`` fires due timers and delivers the outbox."""
-
-    def __init__(self, start: dt.datetime):
-        self.now = start
-        self.traveller = time_machine.travel(start, tick=False)
-
-    def __enter__(self) -> Clock:
-        self.shift = self.traveller.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.traveller.stop()
-
-    def to(self, moment: dt.datetime) -> None:
-        self.now = moment
-        self.shift.move_to(moment)
-
-    def advance(self, **delta: float) -> None:
-        self.to(self.now + dt.timedelta(**delta))
-
-    def tick(self) -> int:
-        from tessera.timers import service as timers
-
-        fired = 0
-        while True:
-            done = timers.fire_due(now=self.now, limit=5000)
-            fired += done
-            deliver_all()
-            if not done:
-                return fired
 
 
 def when(text: str | None) -> dt.datetime | None:
