@@ -22,7 +22,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 UP_TIMEOUT = 150.0  # ~30 s on a quiet machine; a fresh SQLite migrate is most of it
-STOP_TIMEOUT = 30.0
+# The script gives its children 20 s to stop, then kills them; a loaded CI machine needs slack.
+STOP_TIMEOUT = 60.0
 
 
 def fenced_blocks(markdown: str) -> list[str]:
@@ -107,7 +108,10 @@ def test_up_runs_web_worker_and_beat_until_ctrl_c(tmp_path):
         assert len(children) == 3
 
         os.killpg(proc.pid, signal.SIGINT)  # Ctrl-C
-        assert proc.wait(STOP_TIMEOUT) == 0, log.read_text()
+        try:
+            assert proc.wait(STOP_TIMEOUT) == 0, log.read_text()
+        except subprocess.TimeoutExpired:
+            pytest.fail(f"still running {STOP_TIMEOUT:.0f} s after Ctrl-C:\n{log.read_text()}")
         time.sleep(0.5)
         left = [pid for pid in children if group_alive(pid)]
         assert not left, f"still running after Ctrl-C: {left}\n{log.read_text()}"

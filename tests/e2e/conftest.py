@@ -47,6 +47,28 @@ def fresh_caches():
         item.clear()
 
 
+@pytest.fixture(autouse=True)
+def wagtail_tree(transactional_db):
+    """The root page, the home page and the default site, as Wagtail's migrations make them.
+
+    Live-server tests run on ``transactional_db``, which empties every table after each test, so a
+    browser test that runs after another one would find no page tree to add a screen under.
+    """
+    from django.conf import settings
+    from wagtail.coreutils import get_supported_content_language_variant
+    from wagtail.models import Locale, Page, Site
+
+    if Page.objects.filter(depth=2).exists():
+        return
+    language = get_supported_content_language_variant(settings.LANGUAGE_CODE)
+    Locale.objects.get_or_create(language_code=language)
+    root = Page.get_first_root_node() or Page.add_root(instance=Page(title="Root", slug="root"))
+    home = root.add_child(instance=Page(title="Home", slug="home"))
+    Site.objects.update_or_create(
+        is_default_site=True, defaults={"hostname": "localhost", "root_page": home}
+    )
+
+
 @pytest.fixture
 def open_page(browser):
     """``open_page("zh-CN")``: a new page whose browser speaks that language."""
