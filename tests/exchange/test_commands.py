@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+from unittest import mock
 
 import pytest
 from django.contrib.auth.models import Group
@@ -13,6 +14,7 @@ from django.core.management.base import CommandError
 from openpyxl import load_workbook
 
 from tessera.api.models import ObjectPermission
+from tessera.exchange import importer
 from tessera.exchange.models import ImportJob
 from tessera.records.models import Record
 from tests.exchange.conftest import write
@@ -76,3 +78,25 @@ def test_export_follows_a_persons_rights(shop, tmp_path, django_user_model):
     assert rows == [("id", "name"), (Record.objects.get().pk, "韩梅梅")]
     with pytest.raises(CommandError):
         run("export", "customer", "-o", str(tmp_path / "x.txt"))
+
+
+def test_the_import_progress_bar_counts_rows_as_chunks_commit(shop, tmp_path, settings):
+    settings.TESSERA_EXCHANGE = {**settings.TESSERA_EXCHANGE, "chunk_rows": 2}
+    lines = ["姓名,手机"] + [f"客户{i},1380000{i:04d}" for i in range(5)]
+    path = write(tmp_path / "c.csv", "\n".join(lines) + "\n")
+    seen: list[int] = []
+    real_run = importer.run
+
+    def watched(job, **kwargs):
+        shown = kwargs["progress"]
+
+        def progress(current):
+            seen.append(current.rows_done)
+            shown(current)
+
+        return real_run(job, **{**kwargs, "progress": progress})
+
+    with mock.patch.object(importer, "run", watched):
+        done = run("import", str(path), "--object", "customer", "--key", "phone")
+    assert seen == [2, 4, 5]  # one step per committed chunk
+    assert "5/5" in done and "5 created" in done

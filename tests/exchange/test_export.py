@@ -95,3 +95,24 @@ def test_exports_are_refused_as_graphql_would_refuse_them(client, people, custom
     assert get(client, people["root"], "/export/nothing.csv").status_code == 404
     assert get(client, people["root"], "/export/customer.csv?segment=nope").status_code == 404
     assert get(client, people["root"], "/export/customer.csv?fields=nope").status_code == 400
+
+
+def test_a_csv_export_reads_pages_as_it_streams(client, people, customers, monkeypatch):
+    """Rows are read a page at a time while the response is sent, never all at once."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from tessera.exchange import export
+
+    monkeypatch.setattr(export, "PAGE", 1)
+    response = get(client, people["root"], "/export/customer.csv")
+    assert response.status_code == 200 and response.streaming
+    pieces = iter(response.streaming_content)
+    with CaptureQueriesContext(connection) as first:
+        next(pieces)  # the BOM: nothing read yet
+    with CaptureQueriesContext(connection) as rest:
+        text = b"".join(pieces).decode("utf-8")
+    assert len(first.captured_queries) == 0
+    pages = [q for q in rest.captured_queries if "ORDER BY" in q["sql"]]
+    assert len(pages) == 4  # three pages of one row, then an empty one
+    assert len(list(csv.reader(io.StringIO(text)))) == 4  # header and three rows

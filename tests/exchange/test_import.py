@@ -243,3 +243,42 @@ def test_an_exported_file_comes_back_by_id(shop, tmp_path):
     with pytest.raises(PlanRefused) as refused:
         jobs.create_job(path, "customer", mapping, key_fields=["name"])
     assert refused.value.errors[0].code == "id_not_key"
+
+
+def test_upsert_by_a_combination_of_fields_updates_the_record_holding_both(
+    publish_object, tmp_path
+):
+    """The key is an x-unique-together group: a store's member number, not either alone."""
+    publish_object(
+        "member",
+        {
+            "x-unique-together": [["store", "number"]],
+            "properties": {
+                "store": {"x-type": "string"},
+                "number": {"x-type": "integer"},
+                "name": {"x-type": "string"},
+            },
+        },
+    )
+    kept = records.create("member", {"store": "Hangzhou", "number": 7, "name": "Old"})
+    other = records.create("member", {"store": "Ningbo", "number": 7, "name": "Other"})
+    path = write(
+        tmp_path / "m.csv",
+        "store,number,name\nHangzhou,7,Han Meimei\nNingbo,8,New\nHangzhou,8,Also new\n",
+    )
+    mapping = {"store": "store", "number": "number", "name": "name"}
+    job = importer.run(jobs.create_job(path, "member", mapping, key_fields=["number", "store"]))
+    assert (job.created, job.updated, job.rejected) == (2, 1, 0)
+    kept.refresh_from_db()
+    other.refresh_from_db()
+    assert kept.data == {"store": "Hangzhou", "number": 7, "name": "Han Meimei"}
+    assert kept.version == 2
+    assert other.data["name"] == "Other" and other.version == 1
+    stored = {
+        (r.data["store"], r.data["number"]) for r in Record.objects.filter(object_key="member")
+    }
+    assert stored == {("Hangzhou", 7), ("Ningbo", 7), ("Ningbo", 8), ("Hangzhou", 8)}
+    # one field of the group alone is no upsert key
+    with pytest.raises(PlanRefused) as refused:
+        jobs.create_job(path, "member", mapping, key_fields=["number"])
+    assert [e.path for e in refused.value.errors] == ["$.key"]
