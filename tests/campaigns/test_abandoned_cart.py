@@ -95,3 +95,10 @@ def test_buyers_leave_and_non_buyers_get_a_reminder_then_a_coupon(
     assert numbers["nodes"]["remind"]["entered"] == 7
     assert numbers["nodes"]["coupon_mail"]["sent"] == 4
     assert numbers["nodes"]["wait_an_hour"]["entered"] == 10
+    # where each customer left: the early buyers in the first wait, the late ones in the second
+    exited = {name: row["exited"] for name, row in numbers["nodes"].items() if row["exited"]}
+    assert exited == {"wait_an_hour": 3, "wait_a_day": 3, "done": 4}
+    converted = {name: row["converted"] for name, row in numbers["nodes"].items()}
+    assert converted["wait_an_hour"] == 6 and converted["remind"] == 3
+    assert converted["coupon"] == 0 and converted["done"] == 0
+    assert numbers["nodes"]["remind"]["conversion_rate"] == round(3 / 7, 6)

@@ -2,8 +2,10 @@
 
 - **entered**: entries (a customer entering twice counts twice); per node: runs that reached
   it; **waiting**: runs in the flow now (per node: runs resting there); **exited**: entries
-  whose run has ended, for any reason; **converted**: entries that met the goal (in the flow,
-  or inside the goal window); **conversion_rate** = converted / entered.
+  whose run has ended, for any reason (per node: runs that ended there, so a goal taking
+  customers out mid-flow shows where); **converted**: entries that met the goal (in the flow,
+  or inside the goal window; per node: of the runs that reached it);
+  **conversion_rate** = converted / entered.
 - **sent / delivered / opened / clicked** count messages (a click counts as an open too, as
   images are often blocked); **suppressed** ones were not sent (no consent, unsubscribed…).
 - **uplift** of a variant: its conversion rate minus the control group's, in points, and
@@ -15,7 +17,7 @@ from __future__ import annotations
 import contextlib
 from typing import Any
 
-from django.db.models import Count, Q
+from django.db.models import Count, Q, Subquery
 
 from ..graph import FlowNotFound, load
 from ..models import Run, RunStatus, Step
@@ -70,11 +72,28 @@ def _nodes(key: str) -> dict[str, dict[str, int]]:
         .annotate(n=Count("run", distinct=True))
     )
     waiting = dict(runs.filter(status=RunStatus.ACTIVE).values_list("node").annotate(n=Count("pk")))
-    names = set(reached) | set(waiting)
+    exited = dict(runs.exclude(status=RunStatus.ACTIVE).values_list("node").annotate(n=Count("pk")))
+    converted_runs = Entry.objects.filter(
+        campaign_key=key, converted_at__isnull=False, run__isnull=False
+    ).values("run_id")
+    converted = dict(
+        Step.objects.filter(run_id__in=Subquery(converted_runs))
+        .exclude(to_node="")
+        .values_list("to_node")
+        .annotate(n=Count("run", distinct=True))
+    )
+    names = set(reached) | set(waiting) | set(exited)
     with contextlib.suppress(FlowNotFound):
         names |= set(load("campaign", key).nodes)
     nodes = {
-        name: {"entered": reached.get(name, 0), "waiting": waiting.get(name, 0)} for name in names
+        name: {
+            "entered": reached.get(name, 0),
+            "waiting": waiting.get(name, 0),
+            "exited": exited.get(name, 0),
+            "converted": converted.get(name, 0),
+            "conversion_rate": _rate(converted.get(name, 0), reached.get(name, 0)),
+        }
+        for name in names
     }
     by_node = (
         Message.objects.filter(campaign_key=key)
@@ -88,7 +107,8 @@ def _nodes(key: str) -> dict[str, dict[str, int]]:
         )
     )
     for row in by_node:
-        nodes.setdefault(row.pop("node"), {"entered": 0, "waiting": 0}).update(row)
+        empty = {"entered": 0, "waiting": 0, "exited": 0, "converted": 0, "conversion_rate": 0.0}
+        nodes.setdefault(row.pop("node"), empty).update(row)
     return dict(sorted(nodes.items()))
 
 
