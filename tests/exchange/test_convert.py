@@ -123,3 +123,56 @@ def test_numbers_choices_and_yes_no():
     ]  # fmt: skip
     assert convert({"x-type": "string"}, "  ") is None
     assert convert({"x-type": "string"}, 100234.0) == "100234"
+
+
+def _by_decimal(cell: str, money: bool):
+    """What ``_decimal`` stored before its fast path: the Decimal reading."""
+    from tessera.exchange.convert import _number_text
+
+    number = _number_text(cell, money=money)
+    if number == number.to_integral_value() and abs(number) < 2**53:
+        return int(number)
+    return float(number)
+
+
+@given(
+    whole=st.integers(0, 10**13 - 1),
+    fraction=st.sampled_from(["", ".0", ".00", ".5", ".50", ".05", ".99", ".1"]),
+    grouped=st.booleans(),
+    sign=st.sampled_from(["", "¥", "￥", "$"]),
+)
+def test_the_plain_amount_fast_path_agrees_with_the_decimal_reading(whole, fraction, grouped, sign):
+    from tessera.exchange.convert import _plain_amount
+
+    cell = sign + (f"{whole:,}" if grouped else str(whole)) + fraction
+    for money in (True, False):
+        fast = _plain_amount(cell, money)
+        if fast is None:
+            assert sign and not money  # a currency sign is only read for money
+            continue
+        slow = _by_decimal(cell, money)
+        assert (type(fast), fast) == (type(slow), slow), cell
+
+
+def test_remembered_cells_give_the_same_values_and_refusals():
+    date = {"x-type": "date"}
+    read = converter_for(date, OPTIONS)
+    cells = ["1990/3/5", " 1990/3/5 ", "1990/13/5", "", None, "1990/3/5", "1990/13/5"]
+    first = []
+    for _ in range(2):  # the second pass is answered from memory
+        seen = []
+        for cell in cells:
+            try:
+                seen.append(read(cell))
+            except ValueError as exc:
+                seen.append(("refused", str(exc)))
+        first = first or seen
+        assert seen == first
+    assert first[:5] == [
+        "1990-03-05",
+        "1990-03-05",
+        ("refused", "'1990/13/5' is not a real date or time"),
+        None,
+        None,
+    ]
+    assert read(dt.date(1990, 3, 5)) == "1990-03-05"  # not a text: not remembered

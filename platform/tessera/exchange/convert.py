@@ -55,12 +55,22 @@ cell_converters: Registry = Registry("cell converter")
 
 
 def converter_for(prop: dict[str, Any], options: Options) -> Converter:
-    """The function that reads one column into the field ``prop``; empty cells give None."""
+    """The function that reads one column into the field ``prop``; empty cells give None.
+
+    Built-in converters of types whose cells repeat (dates, choices, amounts) remember
+    what a text gave, so a file of a million rows parses each distinct date once.
+    """
     kind = prop["x-type"]
     if kind in cell_converters:
-        inner = cell_converters.get(kind).make(prop, options)
+        maker = cell_converters.get(kind)
+        inner = maker.make(prop, options)
     else:
-        inner = field_types.get(kind).convert
+        maker, inner = None, field_types.get(kind).convert
+    builtin = maker is not None and maker in BUILTIN_CONVERTERS
+    if builtin and kind in TEXT_TYPES:
+        return _text_cells(inner)
+    if builtin and kind in REPEATING_TYPES:
+        return _remembering(inner)
 
     def convert(cell: Any) -> Any:
         if cell is None:
@@ -70,6 +80,58 @@ def converter_for(prop: dict[str, Any], options: Options) -> Converter:
             if not cell:
                 return None
         return inner(cell)
+
+    return convert
+
+
+def _text_cells(inner: Converter) -> Converter:
+    """A text field: a text cell is itself, stripped (``_text`` returns a string as is)."""
+
+    def convert(cell: Any) -> Any:
+        if type(cell) is str:
+            return cell.strip() or None
+        if cell is None:
+            return None
+        return inner(cell)
+
+    return convert
+
+
+@dataclass(frozen=True)
+class _Refused:
+    message: str
+
+
+_UNSEEN = object()
+REMEMBERED_CELLS = 10_000  # per column; then forgotten, so memory stays flat
+
+
+def _remembering(inner: Converter) -> Converter:
+    """``inner`` for text cells, remembering each text's value (or refusal) for the column.
+
+    Only for the built-in converters, which are pure functions of the text and the
+    import's options, and return values that cannot be changed (str, int, float, bool).
+    Other cells (Excel numbers, dates) go to ``inner`` every time: 1 and 1.0 and True
+    are one dict key.
+    """
+    seen: dict[str, Any] = {}
+
+    def convert(cell: Any) -> Any:
+        if type(cell) is not str:
+            return None if cell is None else inner(cell)
+        value = seen.get(cell, _UNSEEN)
+        if value is _UNSEEN:
+            text = cell.strip()
+            try:
+                value = inner(text) if text else None
+            except ValueError as exc:
+                value = _Refused(str(exc))
+            if len(seen) >= REMEMBERED_CELLS:
+                seen.clear()
+            seen[cell] = value
+        if type(value) is _Refused:
+            raise ValueError(value.message)
+        return value
 
     return convert
 
@@ -102,13 +164,32 @@ _CURRENCY = re.compile(
 _GROUPS = str.maketrans("", "", ",， _'")
 
 
+# What most amounts in a shop's file look like: 3899.5, 3,899.50, ¥3,899.50 (at most 15
+# digits, so a float holds each exactly as the Decimal path would give it).
+_PLAIN_AMOUNT = re.compile(r"([0-9]{1,3}(?:,[0-9]{3}){1,4}|[0-9]{1,13})(\.[0-9]{1,2})?")
+_PLAIN_MONEY = re.compile(r"[¥￥$]?([0-9]{1,3}(?:,[0-9]{3}){1,4}|[0-9]{1,13})(\.[0-9]{1,2})?")
+
+
+def _plain_amount(cell: str, money: bool) -> int | float | None:
+    """``cell`` as ``_decimal`` stores it when it is a plain amount, else None."""
+    match = (_PLAIN_MONEY if money else _PLAIN_AMOUNT).fullmatch(cell)
+    if match is None:
+        return None
+    whole, fraction = match.groups()
+    whole = whole.replace(",", "")
+    if fraction is None or not fraction.strip(".0"):
+        return int(whole)
+    return float(whole + fraction)
+
+
 def _number_text(cell: Any, *, money: bool) -> decimal.Decimal:
     if isinstance(cell, bool):
         raise ValueError("yes/no is not a number")
     if isinstance(cell, (int, float, decimal.Decimal)):
         number = decimal.Decimal(str(cell))
     else:
-        text = unicodedata.normalize("NFKC", str(cell)).strip()
+        text = str(cell)
+        text = (text if text.isascii() else unicodedata.normalize("NFKC", text)).strip()
         negative = text.startswith("(") and text.endswith(")")
         if negative:
             text = text[1:-1].strip()
@@ -144,6 +225,10 @@ def _integer(prop: dict[str, Any], options: Options) -> Converter:
 def _decimal(money: bool) -> Callable[[dict[str, Any], Options], Converter]:
     def make(prop: dict[str, Any], options: Options) -> Converter:
         def convert(cell: Any) -> int | float:
+            if type(cell) is str:
+                plain = _plain_amount(cell, money)
+                if plain is not None:
+                    return plain
             number = _number_text(cell, money=money)
             if number == number.to_integral_value() and abs(number) < 2**53:
                 return int(number)
@@ -349,7 +434,10 @@ def _list(prop: dict[str, Any], options: Options) -> Converter:
 
 def _email(prop: dict[str, Any], options: Options) -> Converter:
     def convert(cell: Any) -> str:
-        return unicodedata.normalize("NFKC", str(cell)).strip().lower()
+        text = str(cell)
+        if not text.isascii():  # NFKC leaves ASCII as it is
+            text = unicodedata.normalize("NFKC", text)
+        return text.strip().lower()
 
     return convert
 
@@ -363,12 +451,12 @@ _SEPARATORS = str.maketrans("", "", " -()\u00a0")
 
 def normalise_phone(text: str, region: str) -> str:
     """A phone number in E.164 (+8613800138000); ValueError if it cannot be one."""
-    import phonenumbers
-
     if text.isascii():
         match = _CN_MOBILE.fullmatch(text.translate(_SEPARATORS))
         if match and (match.group(1) or region.upper() == "CN"):
             return "+86" + match.group(2)
+    import phonenumbers
+
     text = unicodedata.normalize("NFKC", str(text)).strip()
     try:
         number = phonenumbers.parse(text, region.upper() or None)
@@ -416,6 +504,10 @@ BUILTIN_CONVERTERS = [
     CellConverter("relation", _relation),
     CellConverter("list", _list),
 ]
+
+
+TEXT_TYPES = frozenset({"string", "text"})
+REPEATING_TYPES = frozenset({"date", "datetime", "enum", "boolean", "decimal", "money"})
 
 
 def register_builtins() -> None:

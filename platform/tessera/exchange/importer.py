@@ -33,7 +33,7 @@ from .checking import Checked, Plan, RowError, check_chunk
 from .mapping import suggest_mapping
 from .models import ImportJob, ImportStatus, RejectedRow
 from .reading import FileProblem, open_table
-from .writing import write_chunk, write_rows_one_by_one
+from .writing import prepare, write_chunk, write_rows_one_by_one
 
 MAX_REPORTED = 1000  # rejected rows a dry run keeps in memory; the count goes on
 
@@ -301,7 +301,9 @@ def pipelined(
             for batch in batches:
                 if "error" in outcome:
                     break
-                handoff.put((batch, check_chunk(plan, batch)))
+                checked = check_chunk(plan, batch)
+                prepare(checked)
+                handoff.put((batch, checked))
     finally:
         handoff.put(None)
         writer.join()

@@ -13,6 +13,8 @@ clashes with a concurrent writer raises IntegrityError and is redone row by row.
 from __future__ import annotations
 
 import json
+import math
+from json.encoder import encode_basestring
 from typing import Any
 
 from django.db import connection, transaction
@@ -22,11 +24,15 @@ from tessera.records import observers, rollups
 from tessera.records.history import field_changes
 from tessera.records.models import Record, RecordChange
 
-from .checking import Checked, Plan
+from .checking import Checked, Entry, Plan
 
 COPY_RECORDS = (
     "COPY records_record (id, object_key, data, version, schema_version, created_at, "
     "updated_at, created_by_id, updated_by_id) FROM STDIN"
+)
+COPY_HISTORY = (
+    "COPY records_recordchange (record_id, object_key, version, action, changes, at, comment, "
+    "actor_id) FROM STDIN"
 )
 
 
@@ -39,8 +45,8 @@ def _copy_text(value: str) -> str:
     return value
 
 
-def _dumps(data: dict[str, Any]) -> str:
-    return json.dumps(data, ensure_ascii=False, separators=(", ", ": "))
+# One encoder for every row: json.dumps with options builds a new one per call.
+_dumps = json.JSONEncoder(ensure_ascii=False, separators=(", ", ": ")).encode
 
 
 def write_chunk(plan: Plan, checked: Checked, *, actor=None, comment: str = "") -> None:
@@ -50,7 +56,7 @@ def write_chunk(plan: Plan, checked: Checked, *, actor=None, comment: str = "") 
     changed = [e for e in checked.entries if e.record is not None and e.changed]
     writes: list[observers.Write] = []
     if new:
-        ids = _insert(plan, [e.data for e in new], now, actor, comment)
+        ids = _insert(plan, new, now, actor, comment)
         writes += [observers.Write(i, "create", {}, e.data) for i, e in zip(ids, new, strict=True)]
     if changed:
         writes += _update(plan, changed, now, actor, comment)
@@ -61,11 +67,25 @@ def write_chunk(plan: Plan, checked: Checked, *, actor=None, comment: str = "") 
     observers.records_changed(plan.object_key, writes)
 
 
-def _insert(plan: Plan, rows: list[dict[str, Any]], now, actor, comment: str) -> list[int]:
+def prepare(checked: Checked) -> None:
+    """Write the JSON texts of the new records and their history now (PostgreSQL).
+
+    ``importer.pipelined`` calls this in the thread that checks, so the writer thread
+    only streams the texts while PostgreSQL works through them.
+    """
+    if connection.vendor == "postgresql":
+        for entry in checked.entries:
+            if entry.record is None:
+                entry.texts = _record_and_history(entry.data)
+
+
+def _insert(plan: Plan, entries: list[Entry], now, actor, comment: str) -> list[int]:
     version = plan.definition.version
     actor_id = actor.pk if actor is not None else None
     if connection.vendor == "postgresql":
-        return _copy_insert(plan.object_key, version, rows, now, actor_id, comment)
+        texts = [e.texts or _record_and_history(e.data) for e in entries]
+        return _copy_insert(plan.object_key, version, texts, now, actor_id, comment)
+    rows = [e.data for e in entries]
     records = Record.objects.bulk_create(
         [
             Record(
@@ -100,7 +120,7 @@ def _insert(plan: Plan, rows: list[dict[str, Any]], now, actor, comment: str) ->
 def _copy_insert(
     object_key: str,
     version: int,
-    rows: list[dict[str, Any]],
+    texts: list[tuple[str, str]],
     now,
     actor_id: int | None,
     comment: str,
@@ -109,9 +129,8 @@ def _copy_insert(
     with connection.cursor() as wrapper, connection.wrap_database_errors:
         cursor = wrapper.cursor
         cursor.execute(
-            "SELECT nextval(pg_get_serial_sequence('records_record', 'id')) "
-            "FROM generate_series(1, %s)",
-            [len(rows)],
+            "SELECT nextval(%s::regclass) FROM generate_series(1, %s)",
+            [_record_sequence(cursor), len(texts)],
         )
         ids = [row[0] for row in cursor.fetchall()]
         stamp = now.isoformat()
@@ -121,22 +140,73 @@ def _copy_insert(
         with cursor.copy(COPY_RECORDS) as copy:
             copy.write(
                 "".join(
-                    f"{i}{head}{_copy_text(_dumps(d))}{tail}"
-                    for i, d in zip(ids, rows, strict=True)
+                    f"{i}{head}{_copy_text(data)}{tail}"
+                    for i, (data, _) in zip(ids, texts, strict=True)
                 )
             )
-        # The history rows are made by the database from the rows just copied: the same
-        # {field: [null, value]} the service writes, without a second JSON text per record.
-        cursor.execute(
-            "INSERT INTO records_recordchange "
-            "(record_id, object_key, version, action, changes, actor_id, at, comment) "
-            "SELECT r.id, r.object_key, 1, 'create', "
-            "COALESCE((SELECT jsonb_object_agg(e.key, jsonb_build_array(NULL, e.value)) "
-            "FROM jsonb_each(r.data) e), '{}'::jsonb), %s, %s, %s "
-            "FROM records_record r WHERE r.id = ANY(%s) ORDER BY r.id",
-            [actor_id, now, comment[:500], ids],
-        )
+        # The history rows ({field: [null, value]}, as the service writes them) go in by
+        # COPY too. Making them in SQL from the copied rows (jsonb_each, jsonb_object_agg)
+        # cost PostgreSQL three times the CPU of parsing them: measured 2.2 s against
+        # 0.74 s per 30,000 rows, more than Python spends writing the text here.
+        history_tail = f"\t{_copy_text(comment[:500])}\t{actor}\n"
+        with cursor.copy(COPY_HISTORY) as copy:
+            copy.write(
+                "".join(
+                    f"{i}{head}1\tcreate\t{_copy_text(changes)}\t{stamp}{history_tail}"
+                    for i, (_, changes) in zip(ids, texts, strict=True)
+                )
+            )
     return ids
+
+
+_KEYS: dict[str, str] = {}
+
+
+def _value_json(value: Any) -> str:
+    kind = type(value)
+    if kind is str:
+        return encode_basestring(value)
+    if kind is int:
+        return int.__repr__(value)
+    if kind is float and math.isfinite(value):
+        return float.__repr__(value)
+    return _dumps(value)  # None, booleans, lists, objects
+
+
+def _record_and_history(data: dict[str, Any]) -> tuple[str, str]:
+    """The JSON texts of a new record's ``data`` and of its history's changes.
+
+    The changes of a create are ``field_changes({}, data)``: ``{field: [null, value]}``
+    for every field. Each value is written once and put in both texts, which takes half
+    the time of encoding the two dicts (measured: 0.67 s against 1.18 s per 50,000
+    customers), with the same text ``_dumps`` gives (tests/exchange/test_writing.py).
+    """
+    parts = []
+    for name, value in data.items():
+        key = _KEYS.get(name)
+        if key is None:
+            key = _KEYS[name] = encode_basestring(name) + ": "
+        parts.append((key, _value_json(value)))
+    return (
+        "{" + ", ".join([key + text for key, text in parts]) + "}",
+        "{" + ", ".join([key + "[null, " + text + "]" for key, text in parts]) + "}",
+    )
+
+
+_sequences: dict[str, str] = {}
+
+
+def _record_sequence(cursor) -> str:
+    """The name of the records' id sequence, asked once per database.
+
+    ``nextval(pg_get_serial_sequence(…))`` looked the name up for every id: 0.6 s per
+    50,000 ids, against 0.1 s with the name given.
+    """
+    alias = connection.settings_dict["NAME"]
+    if alias not in _sequences:
+        cursor.execute("SELECT pg_get_serial_sequence('records_record', 'id')")
+        _sequences[alias] = cursor.fetchone()[0]
+    return _sequences[alias]
 
 
 def _update(plan: Plan, entries, now, actor, comment: str) -> list[observers.Write]:
