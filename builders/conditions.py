@@ -6,6 +6,7 @@ related aggregates (a customer's orders) and events are rows of their own."""
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from django.http import QueryDict
@@ -70,13 +71,18 @@ def _show_value(value: Any) -> tuple[str, str, str]:
 
 
 def rows(tree: Any, cat: dict[str, Any], path: str = "0") -> dict[str, Any]:
-    """A tree as nested rows for the template; the root is always a group."""
+    """A tree as nested rows for the template; the root is always a group.
+
+    ``path`` names the root: ``0`` for a segment's one condition, another name (``gfinish``,
+    ``bbought``) where a form holds several trees, such as a workflow's guards; the controls
+    are then named ``c<root>.<i>…`` and the buttons say which tree they edit."""
     negate = False
+    root = "." not in path
     if isinstance(tree, dict) and set(tree) == {"not"}:
         negate, tree = True, tree["not"]
     wrapped = False
     if not isinstance(tree, dict) or not ({"all", "any"} & set(tree)):
-        if path == "0":
+        if root:
             # a single row written by hand stays a single row: the builder's group is its own
             wrapped = isinstance(tree, dict) and bool(tree) and not negate
             tree = {"all": [tree] if isinstance(tree, dict) and tree else []}
@@ -86,6 +92,7 @@ def rows(tree: Any, cat: dict[str, Any], path: str = "0") -> dict[str, Any]:
     children = tree[join] if isinstance(tree[join], list) else []
     return {
         "path": path,
+        "root": root,
         "kind": "group",
         "join": join,
         "negate": negate,
@@ -273,9 +280,21 @@ def _locate(tree: Any, steps: list[int]) -> Any:
     return node
 
 
-def edit(tree: Any, op: str, cat: dict[str, Any]) -> Any:
-    """Apply ``c-add:<path>:<kind>`` or ``c-remove:<path>`` to a tree."""
+def root_for(letter: str, name: str) -> str:
+    """The root name of a tree that belongs to a named thing (``g`` + a transition's name)."""
+    return letter + re.sub(r"[^A-Za-z0-9_]", "_", str(name))
+
+
+def op_root(op: str) -> str | None:
+    """The tree a ``c-add:``/``c-remove:`` button edits (the root of its path), else None."""
     if not op.startswith(("c-add:", "c-remove:")):
+        return None
+    return op.split(":", 2)[1].split(".")[0]
+
+
+def edit(tree: Any, op: str, cat: dict[str, Any], root: str = "0") -> Any:
+    """Apply ``c-add:<path>:<kind>`` or ``c-remove:<path>`` to the tree named ``root``."""
+    if op_root(op) != root:
         return tree
     action, _, rest = op.partition(":")
     path, _, kind = rest.partition(":")
@@ -296,13 +315,21 @@ def edit(tree: Any, op: str, cat: dict[str, Any]) -> Any:
     return tree
 
 
-def row_of(path: str) -> str | None:
-    """The row an error at a JSON path under ``$.condition`` belongs to: ``c:0.1.0``."""
+def row_of(
+    path: str, prefix: tuple[str | int, ...] = ("condition",), root: str = "0"
+) -> str | None:
+    """The row an error at a JSON path under ``prefix`` belongs to: ``c:0.1.0``.
+
+    ``prefix`` is where the tree sits in the body (``("transitions", "finish", "guard")``);
+    ``root`` the name its rows were drawn under."""
     items = parts(path)
-    if not items or items[0] != "condition":
+    if tuple(items[: len(prefix)]) != tuple(prefix):
         return None
-    out = "0"
-    for item in items[1:]:
+    out = root
+    rest = items[len(prefix) :]
+    if rest and isinstance(rest[0], str) and rest[0] not in ("all", "any", "not"):
+        return f"c:{root}.0"  # a single row written by hand: the builder shows it as row 0
+    for item in rest:
         if isinstance(item, int):
             out += f".{item}"
         elif item not in ("all", "any", "not"):

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass
+from itertools import pairwise
 
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
@@ -46,8 +47,18 @@ def layers(start: str, boxes: list[Box], edges: list[Edge]) -> dict[str, int]:
     return out
 
 
-def draw(start: str, boxes: list[Box], edges: list[Edge], title: str) -> SafeString:
+def draw(
+    start: str,
+    boxes: list[Box],
+    edges: list[Edge],
+    title: str,
+    walked: list[str] | None = None,
+) -> SafeString:
+    """The flow as SVG; ``walked`` (node ids in order, as a dry run took them) is drawn bold."""
     level = layers(start, boxes, edges)
+    trail = walked or []
+    walked_nodes = set(trail)
+    walked_edges = set(pairwise(trail))
     columns: dict[int, list[Box]] = {}
     for box in boxes:
         columns.setdefault(level[box.id], []).append(box)
@@ -74,7 +85,8 @@ def draw(start: str, boxes: list[Box], edges: list[Edge], title: str) -> SafeStr
             lift = min(sy, ty) - 18
             path = f"M{sx},{sy} C{sx},{lift} {tx},{lift} {tx},{ty}"
         mx, my = (sx + tx) / 2, (sy + ty) / 2 - 5
-        parts.append(f'<path class="edge" d="{path}" marker-end="url(#arrow)"/>')
+        css = "edge walked" if (edge.source, edge.target) in walked_edges else "edge"
+        parts.append(f'<path class="{css}" d="{path}" marker-end="url(#arrow)"/>')
         if edge.label:
             parts.append(
                 f'<text class="edge-label" x="{mx:.0f}" y="{my:.0f}"'
@@ -83,6 +95,7 @@ def draw(start: str, boxes: list[Box], edges: list[Edge], title: str) -> SafeStr
     for box in boxes:
         x, y = place[box.id]
         css = f"node {box.kind}" + (" start" if box.id == start else "")
+        css += " walked" if box.id in walked_nodes else ""
         parts.append(
             f'<g class="{escape(css)}" data-node="{escape(box.id)}"><rect'
             f' x="{x}" y="{y}" width="{NODE_W}" '

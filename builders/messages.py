@@ -50,7 +50,32 @@ CODES = {
     "unknown_operator": _l("This comparison does not exist."),
     "operator_kind": _l("This comparison does not fit this type of field."),
     "duration": _l("Write a duration such as PT4H (4 hours) or P7D (7 days)."),
+    "unknown_segment": _l("This segment is not published."),
+    "wrong_object": _l("This segment is about other records."),
+    "unknown_trigger": _l("This trigger type is not installed."),
+    "unknown_action": _l("This action is not installed."),
+    "unknown_channel": _l("This channel is not installed."),
+    "unknown_calendar": _l("This business calendar is not published."),
+    "unknown_key": _l("This setting is not known here."),
+    "additionalProperties": _l("This setting is not known here."),
+    "too_late": _l("The reminder must come before the breach."),
+    "loop_without_wait": _l("This loop has no wait: a customer would go round it at once."),
+    "no_end": _l("No way from here reaches an end."),
+    "not_a_send": _l("Choose a step that sends a message."),
+    "no_goal_window": _l("A control group is compared on the goal: give the goal a time window."),
+    "duplicate": _l("This name is taken."),
+    "automatic": _l("An automatic transition cannot ask a person for anything."),
+    "enum": _l("Choose one of the offered values."),
+    "type": _l("This is the wrong kind of value."),
+    "minLength": _l("This cannot be empty."),
+    "minItems": _l("Add at least one."),
+    "minimum": _l("This number is too small."),
+    "maximum": _l("This number is too large."),
+    "pattern": _l("This is not written in the expected form."),
+    "invalid": _l("This value is not valid."),
 }
+# a pattern that only asks for an ISO duration: say so in words rather than as a regex
+DURATION_PATTERNS = ("'^P'", "'^PT(")
 
 
 @dataclass
@@ -101,7 +126,10 @@ def where(path: str) -> str:
 
 
 def describe(error: FieldError) -> Message:
-    text = CODES.get(error.code)
+    code = error.code
+    if code == "pattern" and any(p in error.message for p in DURATION_PATTERNS):
+        code = "duration"
+    text = CODES.get(code)
     # the engine's message names the offending value; keep it after the plain sentence
     full = f"{text} ({error.message})" if text and error.message else (text or error.message)
     return Message(where(error.path), str(full), error.path, error.code)

@@ -13,6 +13,9 @@ from django.http import QueryDict
 def _kind(schema: dict[str, Any]) -> str:
     if "enum" in schema:
         return "enum"
+    options = schema.get("anyOf") or schema.get("oneOf") or []
+    if {o.get("type") for o in options if isinstance(o, dict)} == {"string", "array"}:
+        return "text_or_list"  # one address, or several separated by commas
     kind = schema.get("type")
     if kind == "string":
         return "textarea" if schema.get("maxLength", 0) > 1000 else "text"
@@ -23,17 +26,29 @@ def _kind(schema: dict[str, Any]) -> str:
     return "json"
 
 
+def _placeholder(schema: dict[str, Any], kind: str) -> str:
+    if "default" in schema:
+        default = schema["default"]
+        return default if isinstance(default, str) else json.dumps(default, ensure_ascii=False)
+    if kind == "json":
+        return "JSON"
+    if kind == "strings":
+        return "a, b, c"
+    return ""
+
+
 def controls(schema: dict[str, Any], values: dict[str, Any], prefix: str) -> list[dict[str, Any]]:
     required = set(schema.get("required", []))
     out = []
     for name, sub in (schema.get("properties") or {}).items():
         sub = sub if isinstance(sub, dict) else {}
         kind = _kind(sub)
-        value = values.get(name, sub.get("default", ""))
+        # a default is shown, not written: leaving the control empty keeps the body as it was
+        value = values.get(name, "")
         if kind == "json":
             value = "" if name not in values else json.dumps(values[name], ensure_ascii=False)
-        elif kind == "strings":
-            value = ", ".join(value) if isinstance(value, list) else value
+        elif kind in ("strings", "text_or_list"):
+            value = ", ".join(map(str, value)) if isinstance(value, list) else value
         out.append(
             {
                 "name": name,
@@ -43,6 +58,9 @@ def controls(schema: dict[str, Any], values: dict[str, Any], prefix: str) -> lis
                 "options": sub.get("enum", []),
                 "required": name in required,
                 "help": sub.get("description", ""),
+                "placeholder": _placeholder(sub, kind),
+                "fieldlike": kind == "text" and (name == "field" or name.endswith("_field")),
+                "pattern": sub.get("pattern", "") if kind == "text" else "",
             }
         )
     return out
@@ -71,6 +89,9 @@ def read(schema: dict[str, Any], post: QueryDict, prefix: str) -> dict[str, Any]
                 out[name] = raw
         elif kind == "strings":
             out[name] = [v.strip() for v in raw.split(",") if v.strip()]
+        elif kind == "text_or_list":
+            items = [v.strip() for v in raw.split(",") if v.strip()]
+            out[name] = items[0] if len(items) == 1 else items
         elif kind == "json":
             try:
                 out[name] = json.loads(raw)

@@ -1,27 +1,39 @@
-"""The campaign builder: the flow drawn, a palette that inserts steps (wait, branch, split,
-send, action) into it, trigger and goal settings, each step's form — an action's parameters
-generated from that action's JSON Schema — and a dry run that walks one customer through."""
+"""The campaign builder: the flow drawn, a palette (trigger, wait, branch, split, send,
+action, goal) whose steps are inserted on any way through the flow, each step's form — an
+action's parameters generated from that action's JSON Schema, a branch's condition built like
+a segment's — and a dry run that walks one customer through and marks the path drawn."""
 
 from __future__ import annotations
 
-import json
 from collections import deque
 from typing import Any
 
 from django.http import HttpRequest, QueryDict
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _l
 
-from tessera.plugins import actions, channels, triggers
+from tessera.plugins import channels
 from tessera.records.models import Record
 
-from .. import choices, schema_form
+from .. import action_forms, choices
+from ..conditions import catalog, root_for, row_of
 from ..diagram import Box, Edge, draw
 from ..dryrun import walk
 from ..messages import Message
 from ..paths import parts
 from .base import Builder
+from .campaign_steps import ENGAGEMENT, WEEKDAYS, read_step, step_context
+from .campaign_trigger import GOAL_ROOT, goal_context, read_goal, read_trigger, trigger_context
 
 PALETTE = ["wait", "branch", "split", "send", "action"]
+PALETTE_LABELS = {
+    "wait": _l("Wait"),
+    "branch": _l("Branch"),
+    "split": _l("A/B split"),
+    "send": _l("Send a message"),
+    "action": _l("Action"),
+}
 START = "__start__"
 
 
@@ -49,7 +61,7 @@ def ordered(body: dict[str, Any]) -> list[str]:
     return out + [n for n in nodes if n not in seen]
 
 
-def diagram(body: dict[str, Any]):
+def diagram(body: dict[str, Any], walked: list[str] | None = None):
     nodes = body.get("nodes") or {}
     trigger = body.get("trigger") or {}
     boxes = [Box(START, _("Trigger"), "trigger", trigger.get("event") or trigger.get("type", ""))]
@@ -75,7 +87,7 @@ def diagram(body: dict[str, Any]):
     goal = body.get("goal")
     if goal:
         boxes.append(Box("__goal__", _("Goal"), "goal", goal.get("event") or _("condition")))
-    return draw(START, boxes, lines, _("Campaign flow"))
+    return draw(START, boxes, lines, _("Campaign flow"), walked)
 
 
 def default_node(kind: str, target: str) -> dict[str, Any]:
@@ -98,8 +110,66 @@ def default_node(kind: str, target: str) -> dict[str, Any]:
             "message": {"subject": "", "body": ""},
             "next": target,
         }
-    first = actions.keys()[0] if actions.keys() else "webhook"
+    first = action_forms.types()[0] if action_forms.types() else "webhook"
     return {"type": "action", "actions": [{"type": first, "params": {}}], "next": target}
+
+
+def _insert(nodes: dict[str, Any], start: str, after: str, kind: str) -> str:
+    """Insert a new step of ``kind`` on the edge ``after`` names; returns the new start.
+
+    ``after`` is ``__start__`` (before the first step), a step's name (its ``next``), or
+    ``name.then`` / ``name.else`` / ``name.v<j>`` (a branch's or split's way out)."""
+    n = len(nodes) + 1
+    while f"{kind}_{n}" in nodes:
+        n += 1
+    new = f"{kind}_{n}"
+    if after == START:
+        nodes[new] = default_node(kind, start)
+        return new
+    name, _, way = after.partition(".")
+    node = nodes.get(name)
+    if node is None:
+        return start
+    if not way and "next" in node:
+        nodes[new] = default_node(kind, node["next"])
+        node["next"] = new
+    elif way in ("then", "else") and node.get("type") == "branch":
+        nodes[new] = default_node(kind, node.get(way, ""))
+        node[way] = new
+    elif way.startswith("v") and way[1:].isdigit() and int(way[1:]) < len(node.get("variants", [])):
+        variant = node["variants"][int(way[1:])]
+        nodes[new] = default_node(kind, variant.get("next", ""))
+        variant["next"] = new
+    return start
+
+
+def _remove(nodes: dict[str, Any], start: str, gone: str) -> str:
+    if gone not in nodes or len(nodes) <= 1:
+        return start
+    onward = next((t for _, t in edges(nodes[gone]) if t), "")
+    del nodes[gone]
+    for node in nodes.values():
+        for key in ("next", "then", "else"):
+            if node.get(key) == gone:
+                node[key] = onward
+        for variant in node.get("variants", []):
+            if variant.get("next") == gone:
+                variant["next"] = onward
+    return onward if start == gone else start
+
+
+def _rename(nodes: dict[str, Any], renames: dict[str, str]) -> None:
+    """Edges follow a step that was renamed: its drop-downs still name it as it was."""
+    for node in nodes.values():
+        for key in ("next", "then", "else"):
+            if node.get(key) in renames:
+                node[key] = renames[node[key]]
+        for variant in node.get("variants", []):
+            if variant.get("next") in renames:
+                variant["next"] = renames[variant["next"]]
+        engagement = node.get("engagement")
+        if isinstance(engagement, dict) and engagement.get("message") in renames:
+            engagement["message"] = renames[engagement["message"]]
 
 
 class CampaignBuilder(Builder):
@@ -120,198 +190,67 @@ class CampaignBuilder(Builder):
 
     def context(self, request: HttpRequest, key: str, body: dict[str, Any]) -> dict[str, Any]:
         nodes = body.get("nodes") or {}
+        cat = catalog(body.get("object", ""), get_language() or "en")
         names = ordered(body)
-        rows = []
-        for i, name in enumerate(names):
-            node = nodes[name]
-            row = {
-                "i": i,
-                "id": name,
-                "type": node.get("type"),
-                "label_en": (node.get("x-label") or {}).get("en", ""),
-                "next": node.get("next", ""),
-                "then": node.get("then", ""),
-                "else": node.get("else", ""),
-                "for": node.get("for", ""),
-                "channel": node.get("channel", ""),
-                "subject": (node.get("message") or {}).get("subject", ""),
-                "body": (node.get("message") or {}).get("body", ""),
-                "variants": node.get("variants", []),
-                "control": (node.get("control") or {}).get("weight", ""),
-                "branch_event": (node.get("event") or {}).get("type", ""),
-                "condition": json.dumps(node["condition"], ensure_ascii=False)
-                if "condition" in node
-                else "",
-                "has_next": node.get("type") in ("wait", "send", "action"),
-            }
-            row["actions"] = []
-            for j, action in enumerate(node.get("actions", [])):
-                try:
-                    schema = actions.get(action.get("type", "")).params_schema
-                except Exception:
-                    schema = {"type": "object"}
-                row["actions"].append(
-                    {
-                        "j": j,
-                        "type": action.get("type", ""),
-                        "controls": schema_form.controls(
-                            schema, action.get("params") or {}, f"n-{i}-a{j}-p-"
-                        ),
-                    }
-                )
-            rows.append(row)
-        trigger = body.get("trigger") or {}
-        goal = body.get("goal") or {}
+        steps = [step_context(i, name, nodes[name], cat) for i, name in enumerate(names)]
         label = body.get("x-label") or {}
         return {
             "objects": choices.objects(),
             "object": body.get("object", ""),
             "label_en": label.get("en", ""),
             "label_zh": label.get("zh", ""),
-            "trigger_type": trigger.get("type", ""),
-            "trigger_types": triggers.keys(),
-            "trigger_rest": json.dumps(
-                {k: v for k, v in trigger.items() if k != "type"}, ensure_ascii=False
-            ),
-            "goal_event": goal.get("event", ""),
-            "goal_within": goal.get("within", ""),
+            **trigger_context(body.get("trigger") or {}),
+            **goal_context(body.get("goal"), cat),
             "reentry": body.get("reentry", ""),
-            "rows": rows,
+            "rows": steps,
             "node_ids": names,
-            "palette": PALETTE,
-            "action_types": actions.keys(),
+            "send_ids": [n for n in names if nodes[n].get("type") == "send"],
+            "palette": [(kind, PALETTE_LABELS[kind]) for kind in PALETTE],
             "channel_types": channels.keys(),
+            "catalog": cat,
+            "segments": choices.segments(),
+            "fields": [f["name"] for f in cat["fields"]],
+            "date_fields": [f["name"] for f in cat["fields"] if f["kind"] in ("date", "datetime")],
+            "weekdays": WEEKDAYS,
+            "engagement_kinds": ENGAGEMENT,
             "diagram": diagram(body),
         }
 
     def apply(self, body: dict[str, Any], post: QueryDict) -> dict[str, Any]:
         if "n-count" not in post:
             return body
+        op = post.get("op", "")
+        object_key = post.get("k-object", body.get("object", ""))
+        same_object = object_key == body.get("object")
+        cat = catalog(object_key, get_language() or "en")
         old = body.get("nodes") or {}
         nodes: dict[str, Any] = {}
+        renames: dict[str, str] = {}
         for i in range(min(int(post.get("n-count") or 0), 200)):
-            p = f"n-{i}-"
-            name, orig = post.get(f"{p}id", "").strip(), post.get(f"{p}orig", "")
+            name = post.get(f"n-{i}-id", "").strip()
+            orig = post.get(f"n-{i}-orig", "")
             if not name:
                 continue
-            node = dict(old.get(orig) or {"type": post.get(f"{p}type", "end")})
-            kind = node.get("type")
-            label = post.get(f"{p}label_en", "").strip()
-            node.pop("x-label", None)
-            if label:
-                node["x-label"] = {**((old.get(orig) or {}).get("x-label") or {}), "en": label}
-            if f"{p}next" in post:
-                node["next"] = post.get(f"{p}next")
-            if kind == "wait" and post.get(f"{p}for"):
-                node["for"] = post.get(f"{p}for").strip()
-            elif kind == "branch":
-                node["then"], node["else"] = post.get(f"{p}then", ""), post.get(f"{p}else", "")
-                condition = post.get(f"{p}condition", "").strip()
-                for k in ("event", "condition", "engagement"):
-                    if k != "engagement" or condition or post.get(f"{p}branch_event"):
-                        node.pop(k, None)
-                if condition:
-                    try:
-                        node["condition"] = json.loads(condition)
-                    except ValueError:
-                        node["condition"] = {"invalid": condition}
-                elif post.get(f"{p}branch_event", "").strip():
-                    before = (old.get(orig) or {}).get("event") or {}
-                    chosen_type = post.get(f"{p}branch_event").strip()
-                    node["event"] = (
-                        before if before.get("type") == chosen_type else {"type": chosen_type}
-                    )
-            elif kind == "split":
-                variants = []
-                for j, variant in enumerate(node.get("variants", [])):
-                    weight = post.get(f"{p}v{j}-weight", str(variant.get("weight", 1)))
-                    variants.append(
-                        {
-                            "name": post.get(f"{p}v{j}-name", variant.get("name", "")).strip(),
-                            "weight": int(weight) if weight.isdigit() else 1,
-                            "next": post.get(f"{p}v{j}-next", variant.get("next", "")),
-                        }
-                    )
-                node["variants"] = variants
-                control = post.get(f"{p}control", "").strip()
-                node.pop("control", None)
-                if control.isdigit():
-                    node["control"] = {"weight": int(control)}
-            elif kind == "send":
-                node["channel"] = post.get(f"{p}channel", node.get("channel", "email"))
-                message = dict(node.get("message") or {})
-                message["subject"] = post.get(f"{p}subject", "")
-                message["body"] = post.get(f"{p}body", "")
-                node["message"] = message
-            elif kind == "action":
-                chosen = []
-                for j, action in enumerate(node.get("actions", [])):
-                    new_type = post.get(f"{p}a{j}-type", action.get("type", ""))
-                    params: dict[str, Any] = {}
-                    if new_type == action.get("type") and new_type in actions:
-                        params = schema_form.read(
-                            actions.get(new_type).params_schema, post, f"{p}a{j}-p-"
-                        )
-                    chosen.append({"type": new_type, "params": params})
-                node["actions"] = chosen
-            nodes[name] = node
-        start = body.get("start")
-        renames = {
-            post.get(f"n-{i}-orig"): post.get(f"n-{i}-id", "").strip()
-            for i in range(int(post.get("n-count") or 0))
-        }
-        start = renames.get(start) or start
-        op = post.get("op", "")
+            if orig and orig != name:
+                renames[orig] = name
+            nodes[name] = read_step(old.get(orig), post, i, op, cat, same_object)
+        _rename(nodes, renames)
+        start = renames.get(body.get("start"), body.get("start"))
         if op.startswith("n-insert:"):
             _, after, kind = op.split(":", 2)
-            n = len(nodes) + 1
-            while f"{kind}_{n}" in nodes:
-                n += 1
-            new = f"{kind}_{n}"
-            if after == START:
-                nodes[new] = default_node(kind, start)
-                start = new
-            elif after in nodes and "next" in nodes[after]:
-                nodes[new] = default_node(kind, nodes[after]["next"])
-                nodes[after]["next"] = new
+            if kind in PALETTE:
+                start = _insert(nodes, start, after, kind)
         elif op.startswith("n-remove:"):
-            gone = op.split(":", 1)[1]
-            if gone in nodes and len(nodes) > 1:
-                onward = next((t for _, t in edges(nodes[gone]) if t), "")
-                del nodes[gone]
-                for node in nodes.values():
-                    for key in ("next", "then", "else"):
-                        if node.get(key) == gone:
-                            node[key] = onward
-                    for variant in node.get("variants", []):
-                        if variant.get("next") == gone:
-                            variant["next"] = onward
-                if start == gone:
-                    start = onward
+            start = _remove(nodes, start, op.split(":", 1)[1])
         out = {k: v for k, v in body.items() if k not in ("nodes", "start")}
-        out["object"] = post.get("k-object", body.get("object", ""))
+        out["object"] = object_key
         label = {k: post.get(f"k-label_{k}", "").strip() for k in ("en", "zh")}
         label = {k: v for k, v in label.items() if v}
         out.pop("x-label", None)
         if label:
             out["x-label"] = label
-        trigger = {"type": post.get("k-trigger_type", "event")}
-        try:
-            rest = json.loads(post.get("k-trigger_rest") or "{}")
-            if isinstance(rest, dict):
-                trigger.update({k: v for k, v in rest.items() if k != "type"})
-        except ValueError:
-            trigger["invalid"] = post.get("k-trigger_rest")
-        out["trigger"] = trigger
-        goal = dict(body.get("goal") or {})
-        if post.get("k-goal_event", "").strip():
-            goal["event"] = post.get("k-goal_event").strip()
-            goal.pop("condition", None)
-        elif "condition" not in goal:
-            goal = {}
-        goal.pop("within", None)
-        if goal and post.get("k-goal_within", "").strip():
-            goal["within"] = post.get("k-goal_within").strip()
+        out["trigger"] = read_trigger(body.get("trigger") or {}, post)
+        goal = read_goal(body.get("goal"), post, cat, same_object)
         out.pop("goal", None)
         if goal:
             out["goal"] = goal
@@ -321,8 +260,20 @@ class CampaignBuilder(Builder):
 
     def slot(self, message: Message) -> str | None:
         items = parts(message.path)
+        in_actions = action_forms.slot(items)
+        if in_actions:
+            return in_actions
+        if len(items) >= 4 and items[0] == "nodes" and items[2] == "message":
+            return action_forms.slot_key(items[:4])
+        if len(items) >= 3 and items[0] == "nodes" and items[2] == "condition":
+            root = root_for("b", str(items[1]))
+            return row_of(message.path, ("nodes", items[1], "condition"), root)
+        if len(items) >= 2 and items[:2] == ["goal", "condition"]:
+            return row_of(message.path, ("goal", "condition"), GOAL_ROOT)
         if len(items) >= 2 and items[0] == "nodes" and isinstance(items[1], str):
             return f"node:{items[1]}"
+        if len(items) >= 2 and items[0] == "trigger":
+            return f"trigger:{items[1]}"
         if items and items[0] in ("trigger", "goal", "start", "object"):
             return items[0]
         return None
@@ -337,18 +288,26 @@ class CampaignBuilder(Builder):
         )[:50]
         object_body = choices.body_of("object", object_key) or {}
         title = object_body.get("x-title-field")
+        if title and policy.denied_fields(object_key, [title]):
+            title = None
         customers = [
             (r.pk, str(r.data.get(title) or f"#{r.pk}") if title else f"#{r.pk}") for r in people
         ]
         out: dict[str, Any] = {"kind": "campaign", "customers": customers}
         chosen = request.POST.get("dry-record")
         if request.POST.get("op") == "dryrun" and chosen:
-            record = policy.rows(
-                object_key, Record.objects.filter(object_key=object_key, pk=chosen)
-            ).first()
+            record = (
+                policy.rows(
+                    object_key, Record.objects.filter(object_key=object_key, pk=chosen)
+                ).first()
+                if str(chosen).isdigit()
+                else None
+            )
             out["chosen"] = chosen
             if record is None:
                 out["error"] = _("No such customer, or not one you may see.")
             else:
                 out["path"] = walk(key, body, record)
+                trail = [START if s["node"] == "trigger" else s["node"] for s in out["path"]]
+                out["diagram"] = diagram(body, trail)
         return out
