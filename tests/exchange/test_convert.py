@@ -41,6 +41,7 @@ def test_the_mobile_fast_path_agrees_with_phonenumbers(prefix, rest, shape):
         phonenumbers.parse(text, "CN"), phonenumbers.PhoneNumberFormat.E164
     )
     assert normalise_phone(text, "CN") == expected == f"+86{digits}"
+    assert convert({"x-type": "phone"}, text) == expected  # the converter's own fast path
 
 
 @pytest.mark.parametrize(
