@@ -227,3 +227,29 @@ def test_a_manual_workflow_starts_by_hand_once(db, people, publish_object, retur
     with pytest.raises(TransitionRefused) as refused:
         service.start("returns", ticket.pk)
     assert codes(refused.value) == {"$.record": "already_running"}
+
+
+def test_a_transition_is_one_locking_read_and_its_writes(new_ticket, people):
+    """The statements a transition costs (bench/timers.py measures what they cost in time).
+
+    The revision check, the run and its ticket locked in one read, the ticket's write and its
+    history, the step, the SLA timer settled, the run saved; BEGIN and COMMIT, which the test's
+    own transaction turns into one savepoint: the record's write adds none. The actor's groups
+    are read once per user object.
+    """
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    first, second = run_of(new_ticket()), run_of(new_ticket())
+    agent = people["li"]
+    service.transition(
+        first.pk, "approve", actor=agent, version=first.version, fields={"reason": "r"}
+    )
+    with CaptureQueriesContext(connection) as queries:
+        service.transition(
+            second.pk, "approve", actor=agent, version=second.version, fields={"reason": "r"}
+        )
+    statements = [q["sql"].split()[0].upper() for q in queries.captured_queries]
+    assert statements.count("SAVEPOINT") == 1, statements
+    assert statements.count("SELECT") == 2, statements  # the revision; the run with its ticket
+    assert len(statements) <= 9, statements

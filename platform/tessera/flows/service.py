@@ -100,7 +100,19 @@ def _allowed(transition: Transition, actor: Any) -> bool:
     """No roles: anyone who may update the record. ``actor=None`` is the system itself."""
     if not transition.roles or actor is None or getattr(actor, "is_superuser", False):
         return True
-    return actor.groups.filter(name__in=transition.roles).exists()
+    return not _group_names(actor).isdisjoint(transition.roles)
+
+
+def _group_names(actor: Any) -> frozenset[str]:
+    """The actor's groups, read once per user object, as Django caches permissions on it.
+
+    A request loads its user afresh, so a change of groups counts from the next request on.
+    """
+    names = getattr(actor, "_tessera_group_names", None)
+    if names is None:
+        names = frozenset(actor.groups.values_list("name", flat=True))
+        actor._tessera_group_names = names
+    return names
 
 
 def _check_fields(transition: Transition, fields: dict[str, Any], data: dict[str, Any]) -> None:
@@ -134,7 +146,8 @@ def transition(
 ) -> Run:
     """Take transition ``name`` of the run at ``version``; see the module docstring."""
     fields = fields or {}
-    run = Run.objects.select_for_update().filter(pk=run_id).first()
+    # One locking read for the run and its subject (FOR UPDATE locks both joined rows).
+    run = Run.objects.select_related("subject").select_for_update().filter(pk=run_id).first()
     if run is None:
         raise _refusal("$.run", "not_found", f"no run {run_id}")
     if run.version != version:
@@ -149,7 +162,7 @@ def transition(
         raise _refusal("$.actor", "forbidden", f"{name!r} is for {', '.join(chosen.roles)} only")
     if chosen.comment == "required" and not comment.strip():
         raise _refusal("$.comment", "required", f"{name!r} needs a comment")
-    return take(run, flow, chosen, actor=actor, fields=fields, comment=comment)
+    return take(run, flow, chosen, actor=actor, fields=fields, comment=comment, record=run.subject)
 
 
 def take(
@@ -161,14 +174,19 @@ def take(
     fields: dict[str, Any] | None = None,
     comment: str = "",
     kind: str = StepKind.TRANSITION,
+    record: Record | None = None,
 ) -> Run:
-    """Move a locked, active run along ``chosen``: fields, guard, exit, actions, entry."""
+    """Move a locked, active run along ``chosen``: fields, guard, exit, actions, entry.
+
+    ``record``: the subject, if the caller locked it with the run.
+    """
     fields = fields or {}
     if run.node not in chosen.sources:
         raise _refusal(
             "$.transition", "not_available", f"{chosen.name!r} does not leave {run.node!r}"
         )
-    record = Record.objects.select_for_update().get(pk=run.subject_id)
+    if record is None:
+        record = Record.objects.select_for_update().get(pk=run.subject_id)
     _check_fields(chosen, fields, record.data)
     changes = dict(fields)
     # The state field moves in the same write as the person's fields: one record version.

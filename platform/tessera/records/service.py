@@ -177,7 +177,6 @@ def _locked(object_key: str | None, record_id: int) -> Record:
 
 
 @one_revision()
-@transaction.atomic
 def update(
     object_key: str,
     record_id: int,
@@ -191,8 +190,22 @@ def update(
     """Apply ``changes`` (a null value clears a field) to the record at ``version``.
 
     ``locked``: the record as the caller read it with ``select_for_update`` in the current
-    transaction (a flow step that has locked its subject), saving a second locking read.
+    transaction (a flow step that has locked its subject), saving a second locking read and
+    the savepoint: that caller's own atomic block decides what a failure rolls back.
     """
+    with transaction.atomic(savepoint=locked is None):
+        return _update(object_key, record_id, changes, version, actor, comment, locked)
+
+
+def _update(
+    object_key: str,
+    record_id: int,
+    changes: dict[str, Any],
+    version: int,
+    actor: Any,
+    comment: str,
+    locked: Record | None,
+) -> Record:
     if not isinstance(changes, dict):
         raise ValidationFailed([FieldError("$", "type", "changes are a JSON object")])
     if locked is not None and locked.pk == record_id and locked.object_key == object_key:
