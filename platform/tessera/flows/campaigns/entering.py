@@ -11,7 +11,8 @@ and lets in those that pass:
 - a paused or unpublished campaign lets nobody in.
 
 Admitted customers get a run (written in bulk) that enters the start node at once and walks
-on until it waits. One customer's failing step fails only that run (a savepoint each).
+on until it waits. The batch walks under one savepoint; when a customer's step fails, it rolls
+back and the batch walks again with a savepoint each, so that only the failing run fails.
 """
 
 from __future__ import annotations
@@ -154,15 +155,53 @@ def _enter(flow: Flow, wanted: list[tuple[int, str]], now: dt.datetime, result: 
         ]
     )
     with runtime.buffered_steps() as steps:
-        for run, entry in zip(runs, entries, strict=True):
-            state.remember(run, entry, paused=False, batch=True)
-            if _walk(run, flow, records[run.subject_id], steps):
-                result.entered.append(run.subject_id)
+        mark = len(steps)
+        if _walk_together(runs, entries, flow, records):
+            result.entered.extend(run.subject_id for run in runs)
+        else:
+            del steps[mark:]  # the batch's history rolled back with it
+            # read again: a rolled-back step may have changed the objects in memory
+            records = {r.pk: r for r in Record.objects.filter(pk__in=list(records))}
+            for run, entry in zip(runs, entries, strict=True):
+                _reset(run, entry)
+                if _walk(run, flow, records[run.subject_id], steps):
+                    result.entered.append(run.subject_id)
     # Variants chosen in this walk, written in one statement rather than one per customer.
     walked = set(result.entered)
     chosen = [e for e in entries if e.split and e.subject_id in walked]
     if chosen:
         Entry.objects.bulk_update(chosen, ["split", "variant"], batch_size=1000)
+
+
+def _walk_together(
+    runs: list[Run], entries: list[Entry], flow: Flow, records: dict[int, Record]
+) -> bool:
+    """Every walk of the batch under one savepoint: the usual case, two statements fewer per
+    customer than a savepoint each. When one walk fails, the whole savepoint rolls back and
+    False says to walk them again one savepoint each, so that only the failing run fails."""
+    try:
+        with transaction.atomic():
+            for run, entry in zip(runs, entries, strict=True):
+                state.remember(run, entry, paused=False, batch=True)
+                runtime.enter(
+                    run,
+                    flow,
+                    flow.start,
+                    step={"kind": StepKind.START},
+                    record=records[run.subject_id],
+                )
+        return True
+    except Exception:
+        logger.info("campaign %s: a walk failed; the batch walks again one by one", flow.key)
+        return False
+
+
+def _reset(run: Run, entry: Entry) -> None:
+    """The run and entry as written before the rolled-back walk (the rows never changed)."""
+    run.node, run.status, run.version, run.visits = "", RunStatus.ACTIVE, 1, 0
+    run.data, run.error, run.ended_at = {}, "", None
+    entry.split, entry.variant, entry.held, entry.converted_at = "", "", False, None
+    state.remember(run, entry, paused=False, batch=True)
 
 
 def _walk(run: Run, flow: Flow, record: Record, steps: list) -> bool:
