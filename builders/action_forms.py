@@ -70,10 +70,10 @@ def read(items: Any, post: QueryDict, prefix: str) -> list[dict[str, Any]]:
     A row whose type changed starts with empty parameters (the old ones meant something else);
     parameters the schema does not describe are kept as they were."""
     old = items if isinstance(items, list) else []
-    if f"{prefix}n" not in post:
-        return list(old)
-    out: list[dict[str, Any]] = []
-    for j in range(min(int(post.get(f"{prefix}n") or 0), MAX_ACTIONS)):
+    # no rows posted (the list was not drawn, being empty): the list as it was, plus the op
+    out: list[dict[str, Any]] = [] if f"{prefix}n" in post else list(old)
+    count = post.get(f"{prefix}n") or "0"
+    for j in range(min(int(count) if count.isdigit() else 0, MAX_ACTIONS)):
         before = old[j] if j < len(old) and isinstance(old[j], dict) else {}
         kind = post.get(f"{prefix}{j}-type", before.get("type", "")).strip()
         params: dict[str, Any] = {}

@@ -18,7 +18,7 @@ from tessera.records.models import Record
 
 from .. import action_forms, choices
 from ..conditions import catalog, root_for, row_of
-from ..diagram import Box, Edge, draw
+from ..diagram import Box, Edge, draw, shown_label
 from ..dryrun import walk
 from ..messages import Message
 from ..paths import parts
@@ -76,7 +76,7 @@ def diagram(body: dict[str, Any], walked: list[str] | None = None):
         boxes.append(
             Box(
                 name,
-                (node.get("x-label") or {}).get("en") or name,
+                shown_label(node.get("x-label"), name),
                 node.get("type", ""),
                 note or node.get("type", ""),
             )
@@ -87,7 +87,7 @@ def diagram(body: dict[str, Any], walked: list[str] | None = None):
     goal = body.get("goal")
     if goal:
         boxes.append(Box("__goal__", _("Goal"), "goal", goal.get("event") or _("condition")))
-    return draw(START, boxes, lines, _("Campaign flow"), walked)
+    return draw(START, boxes, lines, _("Campaign flow"), walked, down=True)
 
 
 def default_node(kind: str, target: str) -> dict[str, Any]:

@@ -13,7 +13,7 @@ from django.utils.translation import gettext as _
 
 from .. import action_forms, choices
 from ..conditions import catalog, edit, read, root_for, row_of, rows
-from ..diagram import Box, Edge, draw
+from ..diagram import Box, Edge, draw, shown_label
 from ..messages import Message
 from ..paths import parts
 from .base import Builder
@@ -38,7 +38,7 @@ def diagram(body: dict[str, Any]):
         boxes.append(
             Box(
                 name,
-                (state.get("x-label") or {}).get("en") or name,
+                shown_label(state.get("x-label"), name),
                 "final" if state.get("final") else "state",
                 note,
             )
