@@ -2,12 +2,13 @@
 
 What ``tessera.records.service`` does for one record, done for a chunk at a time: the rows
 were validated by the object's compiled validator (``checking``), the new ones go in with
-one ``COPY`` on PostgreSQL (ids taken from the sequence first, so their history can name
-them) or one multi-row insert elsewhere, changed ones with one bulk update; every write gets
-its ``RecordChange``; rollups of related parents are recomputed once per chunk and the
-observers hear about the chunk's writes (in the transaction and after the commit), as they
-would from the service. The unique expression indexes are the last word: a chunk that
-clashes with a concurrent writer raises IntegrityError and is redone row by row.
+one ``COPY`` on PostgreSQL (ids taken from the sequence first, so their history rows, a
+second ``COPY``, can name them) or one multi-row insert elsewhere, changed ones with one
+bulk update; every write gets its ``RecordChange``; rollups of related parents are
+recomputed once per chunk and the observers hear about the chunk's writes (in the
+transaction and after the commit), as they would from the service. The unique expression
+indexes are the last word: a chunk that clashes with a concurrent writer raises
+IntegrityError and is redone row by row.
 """
 
 from __future__ import annotations
