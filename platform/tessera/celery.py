@@ -29,3 +29,8 @@ def schedule_tick(sender: Celery, **kwargs: object) -> None:
     sender.add_periodic_task(
         every, sender.signature("tessera.timers.ping", options=options), name="worker-ping"
     )
+    sender.add_periodic_task(
+        3600.0,
+        sender.signature("tessera.actions.purge", options={"expires": 3600.0}),
+        name="outbox-purge",
+    )

@@ -187,6 +187,7 @@ TESSERA_ACTIONS = {
     "lease_seconds": env.float("TESSERA_ACTIONS_LEASE_SECONDS", default=120.0),
     "redispatch_seconds": env.float("TESSERA_ACTIONS_REDISPATCH_SECONDS", default=300.0),
     "tick_batch": env.int("TESSERA_ACTIONS_TICK_BATCH", default=500),
+    "retention_days": env.float("TESSERA_ACTIONS_RETENTION_DAYS", default=30.0),
 }
 
 # --- GraphQL (tessera.api) ----------------------------------------------------------------

@@ -21,6 +21,10 @@ class OutboxSettings:
     lease_seconds: float = 120.0
     redispatch_seconds: float = 300.0
     tick_batch: int = 500
+    # Finished entries (sent, skipped) are kept this long for the admin and audits, then
+    # purged in batches; 0 keeps them forever. Failed entries stay until a person acts.
+    retention_days: float = 30.0
+    purge_batch: int = 5000
 
 
 def outbox_settings() -> OutboxSettings:

@@ -292,3 +292,27 @@ def redispatch_due() -> int:
         return 0
     OutboxEntry.objects.filter(pk__in=ids).update(dispatched_at=now)
     return dispatch.send(ids)
+
+
+def purge_finished(now: dt.datetime | None = None) -> int:
+    """Delete ``sent`` and ``skipped`` entries finished more than ``retention_days`` ago.
+
+    The outbox is on the path of every flow step; left alone it grows by every e-mail and
+    webhook ever sent. A key is only ever asked for again while its step's transaction is
+    being retried, minutes after it was made, so forgetting it weeks later sends nothing
+    twice. ``failed`` entries are never purged: they wait for a person. Deletes in batches
+    so a first purge of a large table does not hold one long transaction.
+    """
+    conf = outbox_settings()
+    if conf.retention_days <= 0:
+        return 0
+    cutoff = (now or timezone.now()) - dt.timedelta(days=conf.retention_days)
+    finished = OutboxEntry.objects.filter(
+        status__in=[OutboxStatus.SENT, OutboxStatus.SKIPPED], done_at__lt=cutoff
+    )
+    purged = 0
+    while True:
+        ids = list(finished.order_by("done_at").values_list("pk", flat=True)[: conf.purge_batch])
+        if not ids:
+            return purged
+        purged += OutboxEntry.objects.filter(pk__in=ids).delete()[0]

@@ -20,3 +20,9 @@ from . import outbox
 )
 def deliver(entry_id: int) -> None:
     outbox.deliver(entry_id)
+
+
+@shared_task(name="tessera.actions.purge", ignore_result=True)
+def purge() -> int:
+    """Beat runs this hourly: finished outbox entries past their retention are deleted."""
+    return outbox.purge_finished()
