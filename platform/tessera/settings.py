@@ -176,6 +176,10 @@ TESSERA_WEBHOOK_SECRET = (
 )
 TESSERA_WEBHOOK_CONNECT_TIMEOUT = env.float("TESSERA_WEBHOOK_CONNECT_TIMEOUT", default=5.0)
 TESSERA_WEBHOOK_TIMEOUT = env.float("TESSERA_WEBHOOK_TIMEOUT", default=15.0)  # read timeout
+# Webhooks to private, loopback or link-local addresses (SSRF) only to hosts listed here, or
+# anywhere with ALLOW_PRIVATE (on by default with DEBUG, for receivers on the developer's box).
+TESSERA_WEBHOOK_ALLOWED_HOSTS = env.list("TESSERA_WEBHOOK_ALLOWED_HOSTS", default=[])
+TESSERA_WEBHOOK_ALLOW_PRIVATE = env.bool("TESSERA_WEBHOOK_ALLOW_PRIVATE", default=DEBUG)
 # The outbox: attempts back off from backoff_seconds, doubling up to backoff_max_seconds, and
 # end `failed` after max_attempts (a person retries from the admin). A claimed row is leased
 # for lease_seconds (longer than any one attempt); the tick re-sends due rows whose message

@@ -129,3 +129,45 @@ def test_a_redirect_is_not_followed(li, http_server, dispatched):
     http_server.extra_headers = {"Location": "http://example.com/elsewhere"}
     entry = hook("redirect:1", li, http_server)
     assert entry.status == OutboxStatus.FAILED and "HTTP 302" in entry.last_error
+
+
+def test_a_private_destination_is_refused_unless_its_host_is_allowed(
+    li, http_server, dispatched, settings
+):
+    settings.TESSERA_WEBHOOK_ALLOW_PRIVATE = False
+    settings.TESSERA_WEBHOOK_ALLOWED_HOSTS = []
+    entry = hook("ssrf:1", li, http_server)  # http://127.0.0.1:<port>/hooks/crm
+    assert entry.status == OutboxStatus.FAILED and entry.attempts == 1
+    assert "resolves to 127.0.0.1, a private or reserved address" in entry.last_error
+    assert "TESSERA_WEBHOOK_ALLOWED_HOSTS" in entry.last_error
+    assert http_server.received == []
+
+    settings.TESSERA_WEBHOOK_ALLOWED_HOSTS = ["127.0.0.1"]
+    entry = hook("ssrf:2", li, http_server)
+    assert entry.status == OutboxStatus.SENT
+    assert http_server.keys() == ["ssrf:2"]
+
+
+def test_metadata_and_private_networks_are_refused():
+    import pytest
+
+    from tessera.actions.builtins.destinations import check_destination
+    from tessera.actions.types import PermanentFailure
+
+    with override_private(False):
+        for url in (
+            "http://169.254.169.254/latest/meta-data/",
+            "http://10.0.0.5:5432/",
+            "http://[::1]/",
+            "https://192.168.1.1/",
+            "http://localhost:8000/",
+        ):
+            with pytest.raises(PermanentFailure):
+                check_destination(url)
+        check_destination("http://93.184.216.34/hook")  # a public address: no DNS needed
+
+
+def override_private(allow: bool):
+    from django.test import override_settings
+
+    return override_settings(TESSERA_WEBHOOK_ALLOW_PRIVATE=allow, TESSERA_WEBHOOK_ALLOWED_HOSTS=[])

@@ -24,6 +24,7 @@ from tessera.definitions.errors import FieldError
 from .. import subject
 from ..references import reference_errors, resolve
 from ..types import ActionType, Effect, PermanentFailure, RetryLater, Skip, sub_path
+from .destinations import check_destination
 
 HEADER_NAME = "^[A-Za-z0-9!#$%&'*+.^_`|~-]{1,64}$"  # an HTTP token
 RESERVED = {"content-type", "content-length", "host", "user-agent", "transfer-encoding"}
@@ -127,6 +128,7 @@ class Webhook(ActionType):
             "Tessera-Timestamp": timestamp,
             "Tessera-Signature": signature(settings.TESSERA_WEBHOOK_SECRET, timestamp, body),
         }
+        check_destination(effect.params["url"])
         try:
             response = requests.request(
                 effect.params.get("method", "POST"),
