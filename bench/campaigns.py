@@ -1,10 +1,10 @@
 """How fast customers walk a campaign on real Celery workers, against a chain of no-op tasks.
 
-100k customers (``--small``: 5k) are bulk-loaded into ``records_record``; a campaign is
-published whose trigger is a broadcast to a segment holding all of them and whose flow has
-five nodes: ``branch`` (a condition on the customer) → ``split`` (A/B) → ``action``
-(``set_field``) → ``wait`` (PT0S) → ``action`` (``add_tag``) → end. Each action is a real,
-transactional record write with its history row and its outbox row.
+100k customers (``--small``: 1k, two broadcast batches of 500) are bulk-loaded into
+``records_record``; a campaign is published whose trigger is a broadcast to a segment holding
+all of them and whose flow has five nodes: ``branch`` (a condition on the customer) →
+``split`` (A/B) → ``action`` (``set_field``) → ``wait`` (PT0S) → ``action`` (``add_tag``) →
+end. Each action is a real, transactional record write with its history row and outbox row.
 
 Measured in one run, with one and then two worker processes (``celery -A tessera worker
 --concurrency=1`` each, ``DEBUG=false``, Redis broker, PostgreSQL):
@@ -387,10 +387,10 @@ def load() -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--small", action="store_true", help="5k customers")
+    parser.add_argument("--small", action="store_true", help="1k customers")
     parser.add_argument("--customers", type=int)
     args = parser.parse_args()
-    customers = args.customers or (5_000 if args.small else 100_000)
+    customers = args.customers or (1_000 if args.small else 100_000)
     url, broker = configure()
     from tessera.celery import app
 
