@@ -81,9 +81,8 @@ def diagram(body: dict[str, Any], walked: list[str] | None = None):
                 note or node.get("type", ""),
             )
         )
-        lines += [
-            Edge(name, target, label if label != "next" else "") for label, target in edges(node)
-        ]
+        ways = {"next": "", "then": _("yes"), "else": _("no")}
+        lines += [Edge(name, target, ways.get(label, label)) for label, target in edges(node)]
     goal = body.get("goal")
     if goal:
         boxes.append(Box("__goal__", _("Goal"), "goal", goal.get("event") or _("condition")))

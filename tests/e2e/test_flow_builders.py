@@ -104,6 +104,7 @@ def test_business_user_builds_flows(live_server, open_page, django_user_model):
     )
     assert "remind" in walked and "coupon" in walked and "done" in walked
     shot_at(page, "builder-campaign-en", "#campaign-diagram")
+    shot_at(page, "builder-campaign-palette-en", "section.tb-palette")
     shot_at(page, "builder-campaign-dryrun-en", ".tb-preview")
     page.get_by_role("button", name="Publish", exact=True).click()
     page.wait_for_selector("text=Published campaign abandoned-cart version 2.")
