@@ -77,3 +77,53 @@ def test_a_lost_hand_out_is_sent_again_and_a_past_time_is_not_sent(
 
     publish("missed", weekly(at=(START - dt.timedelta(days=1)).isoformat()))
     assert campaigns.run_scheduled("missed") == 0
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_batches_of_one_broadcast_are_entered_at_the_same_time(
+    publish, audience, settings, monkeypatch
+):
+    """Two workers entering two batches must not wait for each other (a lock over the join
+    once took the broadcast's row too, and batches went one at a time)."""
+    import threading
+
+    from django.db import close_old_connections, connection, transaction
+
+    from tessera.flows.campaigns import entering, tasks
+
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite has one writer at a time")
+    settings.TESSERA_CAMPAIGNS = {"batch": 2}
+    monkeypatch.setattr(tasks.enter_broadcast_batch, "delay", lambda *args: None)
+    publish("weekly", weekly())
+    assert campaigns.run_scheduled("weekly") == 5
+    first, second, _ = BroadcastBatch.objects.order_by("pk")
+    inside, release = threading.Event(), threading.Event()
+    real = entering.enter
+
+    def held(*args, **kwargs):
+        result = real(*args, **kwargs)
+        if threading.current_thread() is not threading.main_thread():
+            inside.set()  # the first batch's transaction stays open with its locks
+            release.wait(30)
+        return result
+
+    def work() -> None:
+        try:
+            broadcasts.enter_batch(first.pk)
+        finally:
+            close_old_connections()
+
+    monkeypatch.setattr(entering, "enter", held)
+    thread = threading.Thread(target=work)
+    thread.start()
+    try:
+        assert inside.wait(30)
+        with transaction.atomic():
+            with connection.cursor() as cursor:
+                cursor.execute("SET LOCAL lock_timeout = '5s'")
+            assert broadcasts.enter_batch(second.pk) == 2  # a lock wait would time out
+    finally:
+        release.set()
+        thread.join(30)
+    assert Entry.objects.count() == 4

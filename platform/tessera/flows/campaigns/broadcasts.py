@@ -116,8 +116,10 @@ def start_due(flow: Flow, now: dt.datetime) -> int:
 def enter_batch(batch_id: int) -> int:
     """Enter one batch's customers, once: the row is locked and marked in the same commit."""
     with transaction.atomic():
+        # of=("self",): a FOR UPDATE over the join would lock the broadcast's row as well, and
+        # every batch of the broadcast would wait for the one before it (one worker at a time).
         batch = (
-            BroadcastBatch.objects.select_for_update()
+            BroadcastBatch.objects.select_for_update(of=("self",))
             .select_related("broadcast")
             .filter(pk=batch_id, done_at__isnull=True)
             .first()
