@@ -52,6 +52,15 @@ def diagram(body: dict[str, Any]):
     return draw(body.get("initial", ""), boxes, edges, _("Workflow diagram"))
 
 
+def _keep_order(chosen: list[str], before: Any) -> list[str]:
+    """A multiple choice read back in the order it was written, new picks after.
+
+    The options follow the states' order, which PostgreSQL's jsonb does not keep as written;
+    without this, opening and saving a workflow would reorder its lists."""
+    before = before if isinstance(before, list) else []
+    return [s for s in before if s in chosen] + [s for s in chosen if s not in before]
+
+
 def _int(text: str | None) -> int:
     return min(int(text), MAX_ROWS) if text and text.isdigit() else 0
 
@@ -195,7 +204,10 @@ class WorkflowBuilder(Builder):
             if not name or f"{p}name" not in post:
                 continue
             t = dict(old_transitions.get(orig, {}))
-            t["from"] = [moved(s) for s in post.getlist(f"{p}from")]
+            t["from"] = _keep_order(
+                [moved(s) for s in post.getlist(f"{p}from")],
+                [moved(s) for s in t.get("from") or []],
+            )
             t["to"] = moved(post.get(f"{p}to", ""))
             for key, field in (("roles", "roles"), ("required_fields", "required")):
                 t.pop(key, None)
@@ -275,8 +287,10 @@ class WorkflowBuilder(Builder):
             rule.pop("business_hours", None)
             if post.get(f"{p}business") in ("yes", "no"):
                 rule["business_hours"] = post.get(f"{p}business") == "yes"
-            rule.pop("until", None)
-            until = [moved(s) for s in post.getlist(f"{p}until")]
+            until = _keep_order(
+                [moved(s) for s in post.getlist(f"{p}until")],
+                [moved(s) for s in rule.pop("until", None) or []],
+            )
             if until:
                 rule["until"] = until
             for key, short in (("on_remind", "remind-"), ("on_breach", "breach-")):
