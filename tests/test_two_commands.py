@@ -94,6 +94,9 @@ def test_up_runs_web_worker_and_beat_until_ctrl_c(tmp_path):
             stdout=out,
             stderr=subprocess.STDOUT,
             start_new_session=True,  # like a terminal's foreground job: Ctrl-C hits this group
+            # A terminal's job takes SIGINT; a job a script put in the background (CI runs
+            # the suite so) starts with it ignored, and bash cannot trap an ignored signal.
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
         )
     try:
         health = wait_for_health(proc, port, log)
@@ -106,6 +109,7 @@ def test_up_runs_web_worker_and_beat_until_ctrl_c(tmp_path):
             assert f"http://127.0.0.1:{port}{url}" in text
         children = started_children(log)
         assert len(children) == 3
+        assert_crm_screens_answer(text, port)
 
         os.killpg(proc.pid, signal.SIGINT)  # Ctrl-C
         try:
@@ -125,6 +129,33 @@ def test_up_runs_web_worker_and_beat_until_ctrl_c(tmp_path):
             if group_alive(pgid):
                 os.killpg(pgid, signal.SIGKILL)
         proc.wait()
+
+
+def assert_crm_screens_answer(text: str, port: int) -> None:
+    """The CRM URLs the command prints open, for the dev admin, on the installed packs."""
+    import requests
+
+    base = f"http://127.0.0.1:{port}"
+    crm = re.findall(rf"{re.escape(base)}(/app/s/[\w-]+/)", text)
+    assert len(crm) == 4, text
+    browser = requests.Session()
+    browser.get(f"{base}/app/login/", timeout=30)
+    login = browser.post(
+        f"{base}/app/login/",
+        data={
+            "username": "admin",
+            "password": "smoke-test-pw",
+            "csrfmiddlewaretoken": browser.cookies["csrftoken"],
+        },
+        headers={"Referer": f"{base}/app/login/"},
+        timeout=30,
+        allow_redirects=False,
+    )
+    assert login.status_code == 302, login.text[:2000]
+    for path in crm:
+        page = browser.get(f"{base}{path}", timeout=60)
+        assert page.status_code == 200, (path, page.text[:2000])
+        assert "<table" in page.text or "<svg" in page.text or "kanban" in page.text, path
 
 
 def started_children(log: Path) -> list[int]:
