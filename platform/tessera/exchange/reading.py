@@ -135,15 +135,8 @@ def _csv_rows(reader, handle, number: int = 0) -> Iterator[tuple[int, list[str]]
             cells = next(reader)
         except StopIteration:
             return
-        except UnicodeDecodeError:
-            raise _problem(
-                number + 1,
-                "encoding",
-                f"row {number + 1} is not valid {handle.encoding} text; "
-                "save the file as UTF-8 or name its encoding",
-            ) from None
-        except csv.Error as exc:
-            raise _problem(number + 1, "csv", f"row {number + 1}: {exc}") from None
+        except (UnicodeDecodeError, csv.Error) as exc:
+            raise _unreadable(exc, number + 1, handle) from None
         number += 1
         if cells and "\x00" in "".join(cells):
             raise _problem(number, "invalid_text", f"row {number} holds a NUL character")
@@ -184,15 +177,20 @@ def _csv_body(reader, handle, width: int, number: int) -> Iterator[tuple[int, li
                 yield number, cells
             else:
                 yield from _checked(_csv_rows(iter([cells]), handle, number - 1), width)
-    except UnicodeDecodeError:
-        raise _problem(
-            number + 1,
+    except (UnicodeDecodeError, csv.Error) as exc:
+        raise _unreadable(exc, number + 1, handle) from None
+
+
+def _unreadable(exc: Exception, number: int, handle) -> FileProblem:
+    """Row ``number`` could not be read: the wrong encoding, or CSV the reader refuses."""
+    if isinstance(exc, UnicodeDecodeError):
+        return _problem(
+            number,
             "encoding",
-            f"row {number + 1} is not valid {handle.encoding} text; "
+            f"row {number} is not valid {handle.encoding} text; "
             "save the file as UTF-8 or name its encoding",
-        ) from None
-    except csv.Error as exc:
-        raise _problem(number + 1, "csv", f"row {number + 1}: {exc}") from None
+        )
+    return _problem(number, "csv", f"row {number}: {exc}")
 
 
 def _checked(
