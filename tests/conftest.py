@@ -40,6 +40,18 @@ ORDER: dict[str, Any] = {
 }
 
 
+@pytest.fixture(scope="session", autouse=True)
+def fast_password_hashing():
+    """Django's own advice for tests: PBKDF2's deliberate slowness cost ~0.6 s per user made.
+
+    Processes the suite starts (workers, ``./tessera up``) keep the real hashers.
+    """
+    from django.test import override_settings
+
+    with override_settings(PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"]):
+        yield
+
+
 @pytest.fixture
 def customer_body() -> dict[str, Any]:
     return copy.deepcopy(CUSTOMER)

@@ -4,8 +4,11 @@ import os
 
 from celery import Celery
 
+from .embedded_broker import register as register_embedded_broker
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tessera.settings")
 
+register_embedded_broker()
 app = Celery("tessera")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
