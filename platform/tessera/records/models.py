@@ -21,15 +21,40 @@ class Record(models.Model):
     schema_version = models.PositiveIntegerField(help_text="object definition version last checked")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+    # Indexed only where set (Meta.indexes): what reads them asks for one person's records
+    # (row rules, SET_NULL when a user is deleted), never for the unset ones, which system
+    # writes and imports without an actor make by the million.
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_index=False,
     )
     updated_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_index=False,
     )
 
     class Meta:
-        indexes = [models.Index(fields=["object_key", "id"], name="record_object_id")]
+        indexes = [
+            models.Index(fields=["object_key", "id"], name="record_object_id"),
+            models.Index(
+                fields=["created_by"],
+                name="record_created_by",
+                condition=models.Q(created_by__isnull=False),
+            ),
+            models.Index(
+                fields=["updated_by"],
+                name="record_updated_by",
+                condition=models.Q(updated_by__isnull=False),
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.object_key}#{self.pk} v{self.version}"
@@ -69,18 +94,32 @@ class RecordChange(models.Model):
         MIGRATE = "migrate"
 
     record_id = models.BigIntegerField(db_index=True)
-    object_key = models.SlugField(max_length=64)
+    # No index: history is read by record (``record_id``), never by object, and each index
+    # is paid on every write (a SlugField's default is two on PostgreSQL).
+    object_key = models.SlugField(max_length=64, db_index=False)
     version = models.PositiveIntegerField()
     action = models.CharField(max_length=10, choices=Action.choices)
     changes = models.JSONField(help_text="{field: [old, new]}")
     actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_index=False,  # indexed where set: see Meta.indexes and Record.created_by
     )
     at = models.DateTimeField(auto_now_add=True)
     comment = models.CharField(max_length=500, blank=True)
 
     class Meta:
         ordering = ["record_id", "version", "id"]
+        indexes = [
+            models.Index(
+                fields=["actor"],
+                name="recordchange_actor",
+                condition=models.Q(actor__isnull=False),
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.action} {self.object_key}#{self.record_id} v{self.version}"
