@@ -9,8 +9,7 @@ The transport's options cannot carry the interval: it hands them all to ``create
 
 from __future__ import annotations
 
-from kombu.transport import TRANSPORT_ALIASES
-from kombu.transport import sqlalchemy
+from kombu.transport import TRANSPORT_ALIASES, sqlalchemy
 
 POLLING_SECONDS = 0.1
 

@@ -12,6 +12,7 @@ earlier one wrote (in the same chunk too), as a second import of it would.
 from __future__ import annotations
 
 import json
+import operator
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -27,7 +28,7 @@ from tessera.records.models import Record
 from tessera.records.service import _normalized
 from tessera.records.validation import RecordValidator, validator_for_version
 
-from .convert import Options, converter_for
+from .convert import Options, convert_column, converter_for
 from .mapping import ID, check_mapping
 
 
@@ -84,6 +85,9 @@ class Checked:
     @property
     def unchanged(self) -> int:
         return sum(1 for e in self.entries if e.record is not None and not e.changed)
+
+
+_FAILED = object()  # a cell its converter refused, in ``Plan.convert_rows``
 
 
 class PlanRefused(Exception):
@@ -160,6 +164,57 @@ class Plan:
             elif self.clear_empty:
                 data[name] = None
         return data, errors
+
+    def convert_rows(
+        self, rows: list[tuple[int, list[Any]]]
+    ) -> list[tuple[dict[str, Any], list[RowError]]]:
+        """``convert`` of every row, done a column at a time: the same dicts and errors.
+
+        A chunk's cells are converted column by column (``convert_column``: repeated cells
+        looked up in C, text cells stripped in C), then put together row by row. A column
+        with a cell its converter refuses goes cell by cell for the errors, in the order
+        ``convert`` gives them. tests/exchange/test_fast_paths.py holds the two together.
+        """
+        if not rows or not self.columns:
+            return [({}, []) for _ in rows]
+        cells_of = [cells for _, cells in rows]
+        shortest = min(map(len, cells_of))
+        if any(index >= shortest for index, *_ in self.columns):
+            return [self.convert(number, cells) for number, cells in rows]  # short rows
+        failed = _FAILED
+        errors: dict[int, list[RowError]] = {}
+        columns = []
+        for index, column, name, convert in self.columns:
+            cells = list(map(operator.itemgetter(index), cells_of))
+            try:
+                values = convert_column(convert, cells)
+            except (ValueError, TypeError, ArithmeticError):
+                values = []
+                for i, cell in enumerate(cells):
+                    try:
+                        values.append(convert(cell))
+                    except (ValueError, TypeError, ArithmeticError) as exc:
+                        values.append(failed)
+                        error = RowError(rows[i][0], column, name, "convert", str(exc)[:500])
+                        errors.setdefault(i, []).append(error)
+            columns.append(values)
+        names = [name for _, _, name, _ in self.columns]
+        out = []
+        clear_empty = self.clear_empty
+        for i, values in enumerate(zip(*columns, strict=True)):
+            if None in values or (errors and i in errors):
+                if clear_empty:
+                    data = {n: v for n, v in zip(names, values, strict=True) if v is not failed}
+                else:
+                    data = {
+                        n: v
+                        for n, v in zip(names, values, strict=True)
+                        if v is not None and v is not failed
+                    }
+                out.append((data, errors.get(i) or []))
+            else:
+                out.append((dict(zip(names, values, strict=True)), []))
+        return out
 
     def field_errors(self, number: int, errors: list[FieldError]) -> list[RowError]:
         out = []
@@ -277,9 +332,7 @@ def check_chunk(plan: Plan, rows: list[tuple[int, list[Any]]], *, lock: bool = F
     """Convert, match and validate ``rows``; ``lock`` the records to update (a write)."""
     out = Checked()
     converted: list[tuple[int, list[Any], dict[str, Any], list[RowError]]] = []
-    convert = plan.convert
-    for number, cells in rows:
-        data, errors = convert(number, cells)
+    for (number, cells), (data, errors) in zip(rows, plan.convert_rows(rows), strict=True):
         if plan.has_datetimes:
             data = _normalized(plan.body, data)
         converted.append((number, cells, data, errors))

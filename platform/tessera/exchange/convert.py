@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import decimal
+import itertools
 import re
 import unicodedata
 import zoneinfo
@@ -94,7 +95,20 @@ def _text_cells(inner: Converter) -> Converter:
             return None
         return inner(cell)
 
+    convert.column = _text_column(convert)  # type: ignore[attr-defined]
     return convert
+
+
+def _text_column(convert: Converter) -> Callable[[list[Any]], list[Any]]:
+    def column(cells: list[Any]) -> list[Any]:
+        if set(map(type, cells)) != {str}:
+            return list(map(convert, cells))
+        values = list(map(str.strip, cells))
+        if "" in values:
+            return [v or None for v in values]
+        return values
+
+    return column
 
 
 @dataclass(frozen=True)
@@ -115,6 +129,7 @@ def _remembering(inner: Converter) -> Converter:
     are one dict key.
     """
     seen: dict[str, Any] = {}
+    refusals = [0]  # how many of ``seen``'s values are refusals
 
     def convert(cell: Any) -> Any:
         if type(cell) is not str:
@@ -128,12 +143,40 @@ def _remembering(inner: Converter) -> Converter:
                 value = _Refused(str(exc))
             if len(seen) >= REMEMBERED_CELLS:
                 seen.clear()
+                refusals[0] = 0
             seen[cell] = value
+            if type(value) is _Refused:
+                refusals[0] += 1
         if type(value) is _Refused:
             raise ValueError(value.message)
         return value
 
+    def column(cells: list[Any]) -> list[Any]:
+        # The texts seen before, looked up in C; only the new ones go through ``convert``.
+        if refusals[0]:
+            return list(map(convert, cells))
+        values = list(map(seen.get, cells, itertools.repeat(_UNSEEN)))
+        if _UNSEEN in values:
+            values = [
+                convert(cell) if value is _UNSEEN else value
+                for value, cell in zip(values, cells, strict=True)
+            ]
+        return values
+
+    convert.column = column  # type: ignore[attr-defined]
     return convert
+
+
+def convert_column(convert: Converter, cells: list[Any]) -> list[Any]:
+    """``[convert(cell) for cell in cells]``, faster where the converter has a way.
+
+    Raises as ``convert`` would on the first cell it refuses (maybe not in order): the
+    caller then goes cell by cell for the errors.
+    """
+    column = getattr(convert, "column", None)
+    if column is not None:
+        return column(cells)
+    return list(map(convert, cells))
 
 
 # --- text ----------------------------------------------------------------------------------
@@ -336,13 +379,25 @@ def _aware(moment: dt.datetime, options: Options) -> dt.datetime:
     return moment.replace(tzinfo=zone)
 
 
+# 2024/3/5, 2024-03-05, 2024.3.5: what ``_YMD`` reads without a time, in ASCII.
+_PLAIN_DATE = re.compile(r"([0-9]{4})([-/.])([0-9]{1,2})\2([0-9]{1,2})")
+
+
 def _date(prop: dict[str, Any], options: Options) -> Converter:
     def convert(cell: Any) -> str:
-        if type(cell) is str and len(cell) == 10 and cell[4] == "-" and cell[7] == "-":
-            try:
-                return dt.date.fromisoformat(cell).isoformat()
-            except ValueError:
-                pass
+        if type(cell) is str:
+            if len(cell) == 10 and cell[4] == "-" and cell[7] == "-":
+                try:
+                    return dt.date.fromisoformat(cell).isoformat()
+                except ValueError:
+                    pass
+            match = _PLAIN_DATE.fullmatch(cell)
+            if match:  # parse_when's answer for these, without NFKC and the long pattern
+                year, _, month, day = match.groups()
+                try:
+                    return dt.date(int(year), int(month), int(day)).isoformat()
+                except ValueError:
+                    pass  # parse_when says why
         return parse_when(cell, options)[0].isoformat()
 
     return convert
@@ -512,7 +567,7 @@ BUILTIN_CONVERTERS = [
 
 
 TEXT_TYPES = frozenset({"string", "text"})
-REPEATING_TYPES = frozenset({"date", "datetime", "enum", "boolean", "decimal", "money"})
+REPEATING_TYPES = frozenset({"date", "datetime", "enum", "boolean", "decimal", "money", "integer"})
 
 
 def register_builtins() -> None:

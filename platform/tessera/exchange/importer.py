@@ -174,8 +174,7 @@ def dry_run(
 def count_rows(path: str, encoding: str | None = None) -> tuple[int, str, list[str]]:
     """Read the whole file once: (data rows, encoding, header); FileProblem if it is broken."""
     with open_table(path, encoding=encoding) as table:
-        total = sum(1 for _ in table.rows)
-        return total, table.encoding, table.header
+        return table.count(), table.encoding, table.header
 
 
 class Stop(Exception):
@@ -237,11 +236,11 @@ def _run(job: ImportJob, claim: str, progress) -> ImportJob:
             except Exception as exc:  # PlanRefused, or the object was archived since
                 errors = getattr(exc, "errors", [FieldError("$", "refused", str(exc))])
                 return _finish(job.pk, claim, ImportStatus.FAILED, errors=errors)
-            rows = (r for r in table.rows if r[0] > job.cursor)
+            chunks = table.chunks(chunk_rows(), after=job.cursor)
             if connection.vendor == "postgresql" and not connection.in_atomic_block:
-                job = pipelined(job, claim, plan, chunked(rows, chunk_rows()), progress)
+                job = pipelined(job, claim, plan, chunks, progress)
             else:
-                for batch in chunked(rows, chunk_rows()):
+                for batch in chunks:
                     job = _chunk(job.pk, claim, plan, batch)
                     if progress:
                         progress(job)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import codecs
 import csv
+import itertools
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -78,13 +79,42 @@ def detect_encoding(head: bytes) -> str:
 
 @dataclass
 class Table:
-    """An open import file: ``header`` and an iterator of (row number, cells)."""
+    """An open import file: ``header`` and an iterator of (row number, cells).
+
+    Read it one way only: ``rows``, or ``chunks``, or ``count``.
+    """
 
     header: list[str]
     rows: Iterator[tuple[int, list[str]]]
     encoding: str
     format: str
     _closer: Any = None
+    _batches: Iterator[list[tuple[int, list[str]]]] | None = None
+
+    def batches(self) -> Iterator[list[tuple[int, list[str]]]]:
+        """The rows of ``rows`` in lists of some length (CSV: read and checked in C)."""
+        if self._batches is not None:
+            return self._batches
+        return _lists(self.rows, BATCH_ROWS)
+
+    def count(self) -> int:
+        """How many rows ``rows`` would give; FileProblem as it would raise it."""
+        return sum(map(len, self.batches()))
+
+    def chunks(self, size: int, after: int = 0) -> Iterator[list[tuple[int, list[str]]]]:
+        """The rows numbered over ``after``, in lists of ``size`` (the last one shorter)."""
+        pending: list[tuple[int, list[str]]] = []
+        for batch in self.batches():
+            if batch[-1][0] <= after:
+                continue
+            if batch[0][0] <= after:
+                batch = [row for row in batch if row[0] > after]
+            pending += batch
+            while len(pending) >= size:
+                yield pending[:size]
+                del pending[:size]
+        if pending:
+            yield pending
 
     def close(self) -> None:
         if self._closer is not None:
@@ -126,7 +156,14 @@ def open_table(path: str | Path, *, fmt: str | None = None, encoding: str | None
         raise _problem(None, "empty", "the file is empty: it needs a header row")
     header = [h.strip() for h in first[1]]
     _check_header(header)
-    return Table(header, _csv_body(reader, handle, len(header), first[0]), encoding, "csv", handle)
+    return Table(
+        header,
+        _csv_body(reader, handle, len(header), first[0]),
+        encoding,
+        "csv",
+        handle,
+        _csv_batches(reader, handle, len(header), first[0]),
+    )
 
 
 def _csv_rows(reader, handle, number: int = 0) -> Iterator[tuple[int, list[str]]]:
@@ -179,6 +216,50 @@ def _csv_body(reader, handle, width: int, number: int) -> Iterator[tuple[int, li
                 yield from _checked(_csv_rows(iter([cells]), handle, number - 1), width)
     except (UnicodeDecodeError, csv.Error) as exc:
         raise _unreadable(exc, number + 1, handle) from None
+
+
+BATCH_ROWS = 2000
+
+
+def _lists(rows: Iterator[Any], size: int) -> Iterator[list[Any]]:
+    while batch := list(itertools.islice(rows, size)):
+        yield batch
+
+
+def _csv_batches(reader, handle, width: int, number: int) -> Iterator[list[tuple[int, list[str]]]]:
+    """What ``_csv_body`` yields, in lists, each list's rows checked at once in C.
+
+    A file is read twice (counted, then imported) and each row was a step of a generator
+    in Python. Here the rows are taken in lists and a list that is plainly fine (every
+    row as wide as the header, no cell too large, no NUL) is numbered in one go; any other
+    goes row by row through ``_csv_body``'s own checks for its answer.
+    """
+    max_cell, _ = limits()
+    while True:
+        cells_of: list[list[str]] = []
+        append = cells_of.append
+        try:
+            for cells in itertools.islice(reader, BATCH_ROWS):
+                append(cells)
+        except (UnicodeDecodeError, csv.Error) as exc:
+            # the rows before it are fine or refused by the checks below, in row order
+            _ = [row for row in _csv_body(iter(cells_of), handle, width, number)]
+            raise _unreadable(exc, number + len(cells_of) + 1, handle) from None
+        if not cells_of:
+            return
+        cells = list(itertools.chain.from_iterable(cells_of))
+        if (
+            width > 1
+            and set(map(len, cells_of)) == {width}
+            and max(map(len, cells)) <= max_cell
+            and "\x00" not in "".join(cells)
+        ):
+            yield list(zip(range(number + 1, number + 1 + len(cells_of)), cells_of, strict=True))
+        else:
+            batch = list(_csv_body(iter(cells_of), handle, width, number))
+            if batch:
+                yield batch
+        number += len(cells_of)
 
 
 def _unreadable(exc: Exception, number: int, handle) -> FileProblem:
