@@ -338,24 +338,26 @@ def check_chunk(plan: Plan, rows: list[tuple[int, list[Any]]], *, lock: bool = F
         converted.append((number, cells, data, errors))
 
     existing: dict[tuple, Record] = {}
+    key_fn = key_of(plan.key_fields) if plan.key_fields else None
+    row_keys = [key_fn(d) for _, _, d, _ in converted] if key_fn is not None else None
     if plan.by_id:
         ids = [d[ID] for _, _, d, _ in converted if isinstance(d.get(ID), int)]
         qs = Record.objects.filter(object_key=plan.object_key, pk__in=ids)
         existing = {(r.pk,): r for r in (qs.select_for_update() if lock else qs)}
-    elif plan.key_fields:
-        key = key_of(plan.key_fields)
-        keys = [key(d) for _, _, d, _ in converted]
-        keys = [k for k in keys if None not in k]
+    elif row_keys:
+        keys = [k for k in row_keys if None not in k]
         if keys:
             existing = _lookup(plan, plan.key_fields, keys, lock)
 
     pending: dict[tuple, Entry] = {}
     staged: list[tuple[int, list[Any], Entry, dict[str, Any] | None]] = []
     validator = plan.validator
-    key_fn = key_of(plan.key_fields) if plan.key_fields else None
-    for number, cells, data, failed in converted:
-        key = key_fn(data) if key_fn is not None else None
-        if plan.by_id:
+    is_valid = validator.is_valid
+    by_id, clear_empty = plan.by_id, plan.clear_empty
+    add_entry, stage = out.entries.append, staged.append
+    for i, (number, cells, data, failed) in enumerate(converted):
+        key = row_keys[i] if row_keys is not None else None
+        if by_id:
             data.pop(ID, None)
             if key != (None,) and key not in existing and not failed:
                 message = f"there is no {plan.object_key} with id {key[0]}: ids only update"
@@ -381,9 +383,9 @@ def check_chunk(plan: Plan, rows: list[tuple[int, list[Any]]], *, lock: bool = F
         record = existing.get(key) if key is not None else None
         base = entry.data if entry is not None else (record.data if record is not None else {})
         merged = {k: v for k, v in {**base, **data}.items() if v is not None} if base else data
-        if plan.clear_empty and not base:
+        if clear_empty and not base:
             merged = {k: v for k, v in data.items() if v is not None}
-        if failed or not validator.is_valid(merged):
+        if failed or not is_valid(merged):
             failed_fields = {e.field for e in failed}
             errors = [
                 e
@@ -394,7 +396,7 @@ def check_chunk(plan: Plan, rows: list[tuple[int, list[Any]]], *, lock: bool = F
                 out.rejected.append((number, cells, failed + errors))
                 continue
         if entry is not None:
-            staged.append((number, cells, entry, entry.data))  # undone if this row fails later
+            stage((number, cells, entry, entry.data))  # undone if this row fails later
             entry.data = merged
             entry.rows.append(number)
             continue
@@ -403,8 +405,8 @@ def check_chunk(plan: Plan, rows: list[tuple[int, list[Any]]], *, lock: bool = F
             entry.changed = merged != record.data
         if key is not None:
             pending[key] = entry
-        staged.append((number, cells, entry, None))
-        out.entries.append(entry)
+        stage((number, cells, entry, None))
+        add_entry(entry)
 
     known = {tuple(plan.key_fields): existing} if plan.key_fields else {}
     rejected_rows = _unique_and_relations(plan, out.entries, known)
