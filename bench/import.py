@@ -240,6 +240,7 @@ def main() -> None:
         child(url, args.child, Path(args.workdir))
         return
     rows = args.rows or (SMALL_ROWS if args.small else FULL_ROWS)
+    started_load = load_average()
     ensure_database(url)
     setup_django(url)
     from django.core.management import call_command
@@ -272,12 +273,18 @@ def main() -> None:
     assert stored == rows and copied == rows, (stored, copied)
     ratio = full["seconds"] / copy_seconds
     growth = full["peak"] / tenth["peak"]
+    print(f"load average: {started_load} at the start, {load_average()} at the end")
     print(
         f"RESULT import ratio={ratio:.2f} goal=<={GOAL:g} rows={rows} "
         f"rows_per_s={rows / full['seconds']:.0f} copy_rows_per_s={rows / copy_seconds:.0f} "
         f"peak_mb={full['peak'] / 1e6:.0f} peak_mb_tenth={tenth['peak'] / 1e6:.0f} "
-        f"peak_growth={growth:.2f}"
+        f"peak_growth={growth:.2f} load={load_average().split()[0]}"
     )
+
+
+def load_average() -> str:
+    """The machine's 1, 5 and 15 minute load (the ratio depends on what else runs)."""
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
 if __name__ == "__main__":

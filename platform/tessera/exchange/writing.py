@@ -46,8 +46,9 @@ def _copy_text(value: str) -> str:
     return value
 
 
-# One encoder for every row: json.dumps with options builds a new one per call.
-_dumps = json.JSONEncoder(ensure_ascii=False, separators=(", ", ": ")).encode
+# One encoder for every row: json.dumps with options builds a new one per call. Compact:
+# jsonb keeps no spaces, and PostgreSQL parses a tenth fewer bytes per row without them.
+_dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
 
 def write_chunk(plan: Plan, checked: Checked, *, actor=None, comment: str = "") -> None:
@@ -190,10 +191,10 @@ def _templates(names: tuple[str, ...]) -> tuple[str, str]:
     if found is None:
         if len(_TEMPLATES) > 1000:
             _TEMPLATES.clear()
-        keys = [encode_basestring(name).replace("%", "%%") + ": " for name in names]
+        keys = [encode_basestring(name).replace("%", "%%") + ":" for name in names]
         found = _TEMPLATES[names] = (
-            "{" + ", ".join(key + "%s" for key in keys) + "}",
-            "{" + ", ".join(key + "[null, %s]" for key in keys) + "}",
+            "{" + ",".join(key + "%s" for key in keys) + "}",
+            "{" + ",".join(key + "[null,%s]" for key in keys) + "}",
         )
     return found
 
