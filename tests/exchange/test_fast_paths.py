@@ -70,7 +70,7 @@ rows_strategy = st.lists(
     max_size=12,
 )
 FAST = hypothesis_settings(
-    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow]
 )
 
 
