@@ -3,10 +3,11 @@
 The worker is a ``celery -A tessera worker`` subprocess on the configured broker (Redis with
 ``CELERY_BROKER_URL``), on a queue of its own, sending e-mail to a real SMTP server in this
 process. This process plays beat's tick (timers, the outbox's redispatch, the campaign step).
-A broadcast hands 80 customers out in batches of 10; each customer gets a welcome e-mail,
-waits two seconds, and gets a second one. The worker is killed twice (the whole process
-group, no warm shutdown): once as soon as the first batch of customers is in, while the others
-are being let in; then, restarted, once half the e-mails have arrived. Then it starts again.
+A broadcast hands 80 customers out in batches of 2 (small, so that the first kill lands while
+they are let in even on a busy machine); each customer gets a welcome e-mail, waits two
+seconds, and gets a second one. The worker is killed twice (the whole process group, no warm
+shutdown): once as soon as the first batch of customers is in, while the others are being let
+in; then, restarted, once half the e-mails have arrived. Then it starts again.
 
 What must hold: every customer entered once and finished; every customer got both e-mails;
 an e-mail arrives twice only if its send was in flight at the kill, and then with the same
@@ -89,7 +90,7 @@ def campaign_env(celery_env, monkeypatch, settings):
             lambda *args, _name=name: client.send_task(_name, args=args, queue=env.queue),
         )
     settings.TESSERA_ACTIONS = {"redispatch_seconds": 5}
-    settings.TESSERA_CAMPAIGNS = {"redispatch_seconds": 5, "batch": 10}
+    settings.TESSERA_CAMPAIGNS = {"redispatch_seconds": 5, "batch": 2}
     settings.TESSERA_BASE_URL = "https://crm.example.com"
     yield env
     for proc in reversed(env.procs):
@@ -176,7 +177,7 @@ def test_kill_9_mid_campaign_then_restart_loses_nobody_and_messages_nobody_twice
         for i in range(PEOPLE)
     ]
     worker = start_worker(campaign_env, smtp_server, monkeypatch)
-    assert campaigns.run_scheduled("kill") == PEOPLE  # the hand-out: 10 batches to the worker
+    assert campaigns.run_scheduled("kill") == PEOPLE  # the hand-out: 40 batches to the worker
 
     wait_until(lambda: Entry.objects.exists(), "the first batch in", [worker], every=0.01)
     first = kill(worker, smtp_server)

@@ -16,6 +16,7 @@ from typing import Any
 
 from django.utils import timezone
 
+from tessera import write_batch
 from tessera.records.models import Record
 from tessera.records.service import update as update_record
 
@@ -143,7 +144,7 @@ def record_step(run: Run, kind: str, *, actor: Any = None, **fields: Any) -> Ste
     if buffer is not None:
         buffer.append(step)
     else:
-        step.save(force_insert=True)
+        write_batch.insert(step)
     return step
 
 
@@ -177,7 +178,7 @@ def enter(
         if outcome.end:
             return finish(run, RunStatus.COMPLETED, actor=actor)
         if outcome.wait:
-            run.save()
+            write_batch.update(run)
             return run
         node_id = node.next[outcome.follow or "next"]
         step = {"kind": StepKind.AUTOMATIC}
@@ -195,7 +196,7 @@ def finish(run: Run, status: str, *, actor: Any = None, error: str = "") -> Run:
     if not run.ended_at:
         run.version += 1
     run.ended_at = timezone.now()
-    run.save()
+    write_batch.update(run)
     timers.cancel(run.timer_owner)
     for name in list((run.data or {}).get("sla", {})):
         timers.cancel(f"{run.timer_owner}:sla:{name}")

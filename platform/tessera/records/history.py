@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from tessera import write_batch
+
 from .models import Record, RecordChange
 
 
@@ -25,7 +27,8 @@ def record_change(
     actor=None,
     comment: str = "",
 ) -> RecordChange:
-    return RecordChange.objects.create(
+    """Write the history line (inside ``write_batch.batch()`` it waits, without an id)."""
+    change = RecordChange(
         record_id=record.pk,
         object_key=record.object_key,
         version=record.version,
@@ -34,6 +37,8 @@ def record_change(
         actor=actor,
         comment=comment[:500],
     )
+    write_batch.insert(change)
+    return change
 
 
 def history(record_id: int) -> list[RecordChange]:

@@ -13,6 +13,7 @@ from typing import Any
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
+from tessera import write_batch
 from tessera.definitions.cache import one_revision, published
 from tessera.definitions.errors import FieldError, ValidationFailed, json_path
 from tessera.definitions.fields.base import SqlType
@@ -224,11 +225,18 @@ def _update(
         "updated_by": actor,
         "updated_at": timezone.now(),
     }
-    updated = Record.objects.filter(pk=record.pk, version=version).update(**values)
-    if updated != 1:  # only reachable where row locks are not taken
-        raise VersionConflict(record_id, version, version + 1)
-    for name, value in values.items():  # what the row now holds, without reading it back
-        setattr(record, name, value)
+    if write_batch.holding() and connection.vendor == "postgresql":
+        # The row is locked by this transaction (above): the write cannot miss, so it can
+        # wait for the batch with the step's other rows.
+        for name, value in values.items():
+            setattr(record, name, value)
+        write_batch.update(record, list(values))
+    else:
+        updated = Record.objects.filter(pk=record.pk, version=version).update(**values)
+        if updated != 1:  # only reachable where row locks are not taken
+            raise VersionConflict(record_id, version, version + 1)
+        for name, value in values.items():  # what the row now holds, without reading it back
+            setattr(record, name, value)
     record_change(record, "update", old, merged, actor=actor, comment=comment)
     rollups.after_write(object_key, old, merged)
     observers.records_changed(object_key, [observers.Write(record.pk, "update", old, merged)])

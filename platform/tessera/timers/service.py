@@ -27,6 +27,7 @@ from django.db.models import QuerySet
 from django.db.transaction import TransactionManagementError
 from django.utils import timezone
 
+from tessera import write_batch
 from tessera.definitions.errors import FieldError, ValidationFailed
 
 from .conf import timer_settings
@@ -95,30 +96,22 @@ def schedule(
     return Timer.objects.create(purpose=purpose, due_at=due_at, owner=owner, payload=payload)
 
 
-def cancel(owner: str, *, purpose: str | None = None) -> int:
+def cancel(owner: str, *, purpose: str | None = None) -> int | None:
     """Delete the timers of ``owner`` (of one purpose, if given); returns how many.
 
     On PostgreSQL a timer that a worker is firing right now is skipped rather than waited
     for: waiting could deadlock (the firing handler may be waiting for the very run whose
     transition is cancelling), and its handler finds the owner moved on and does nothing.
+    Inside ``write_batch.batch()`` the delete waits for the batch, and the count is None.
     """
     conn = _connection()
-    if conn.vendor == "postgresql":
-        table = conn.ops.quote_name(Timer._meta.db_table)
-        where, params = "owner = %s", [owner]
-        if purpose is not None:
-            where, params = where + " AND purpose = %s", [*params, purpose]
-        with conn.cursor() as cursor:
-            cursor.execute(
-                f"DELETE FROM {table} WHERE id IN "
-                f"(SELECT id FROM {table} WHERE {where} FOR UPDATE SKIP LOCKED)",
-                params,
-            )
-            return cursor.rowcount
-    timers = Timer.objects.filter(owner=owner)
+    table = conn.ops.quote_name(Timer._meta.db_table)
+    where, params = "owner = %s", [owner]
     if purpose is not None:
-        timers = timers.filter(purpose=purpose)
-    return timers.delete()[0]
+        where, params = where + " AND purpose = %s", [*params, purpose]
+    if conn.vendor == "postgresql":
+        where = f"id IN (SELECT id FROM {table} WHERE {where} FOR UPDATE SKIP LOCKED)"
+    return write_batch.execute(f"DELETE FROM {table} WHERE {where}", params, using=conn.alias)
 
 
 def claim(*, limit: int, now: dt.datetime | None = None) -> list[int]:
