@@ -236,11 +236,11 @@ WRITES = ("UPDATE", "INSERT", "INSERT", "DELETE", "UPDATE")
 def test_a_transition_is_one_locking_read_and_its_writes(new_ticket, people):
     """The statements a transition costs (bench/timers.py measures what they cost in time).
 
-    The revision check, the run and its ticket locked in one read, the ticket's write and its
-    history, the step, the SLA timer settled, the run saved; BEGIN and COMMIT, which the test's
-    own transaction turns into one savepoint: the record's write adds none. The actor's groups
-    are read once per user object. On PostgreSQL the five writes are sent as one statement
-    list (tessera.write_batch).
+    The run and its ticket locked in one read that also reads the definitions revision; the
+    ticket's write and its history, the step, the SLA timer settled, the run saved; BEGIN and
+    COMMIT, which the test's own transaction turns into one savepoint: the record's write adds
+    none. The actor's groups are read once per user object. On PostgreSQL the five writes are
+    sent as one statement list (tessera.write_batch).
     """
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
@@ -256,11 +256,11 @@ def test_a_transition_is_one_locking_read_and_its_writes(new_ticket, people):
         )
     statements = [q["sql"].split()[0].upper() for q in queries.captured_queries]
     assert statements.count("SAVEPOINT") == 1, statements
-    assert statements.count("SELECT") == 2, statements  # the revision; the run with its ticket
+    assert statements.count("SELECT") == 1, statements  # the run, its ticket, the revision
     writes = [q["sql"] for q in queries.captured_queries if q["sql"].split()[0] in WRITES]
     if connection.vendor == "postgresql":  # the five writes leave in one round trip
-        assert len(statements) == 5, statements
+        assert len(statements) == 4, statements
         assert [w.split()[0] for w in writes[0].split("; ")] == list(WRITES), writes
     else:
         assert [w.split()[0] for w in writes] == list(WRITES), writes
-        assert len(statements) == 9, statements
+        assert len(statements) == 8, statements

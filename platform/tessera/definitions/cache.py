@@ -16,33 +16,60 @@ from .models import Definition, DefinitionsRevision, Status
 
 T = TypeVar("T")
 
+
+class _Pin:
+    """The revision of one operation: read when first needed, then kept."""
+
+    __slots__ = ("key",)
+
+    def __init__(self) -> None:
+        self.key: tuple[int, str] | None = None
+
+
 # The revision one operation (a transition, a record write) reads once and keeps: a step
 # that looks up five compiled things needs one revision read, not five, and sees one
 # consistent set of definitions even if a publish commits halfway through it.
-_pinned: ContextVar[tuple[int, str] | None] = ContextVar("tessera_revision", default=None)
+_pinned: ContextVar[_Pin | None] = ContextVar("tessera_revision", default=None)
 
 
 def current_revision() -> tuple[int, str]:
-    return _pinned.get() or DefinitionsRevision.cache_key()
+    pin = _pinned.get()
+    if pin is None:
+        return DefinitionsRevision.cache_key()
+    if pin.key is None:
+        pin.key = DefinitionsRevision.cache_key()
+    return pin.key
 
 
 @contextmanager
 def one_revision() -> Iterator[None]:
-    """Read the definitions revision once for everything inside the block (nests freely)."""
+    """Read the definitions revision once for everything inside the block (nests freely).
+
+    It is read when first needed, unless the operation has read it already within a query
+    of its own (``revision_read``: a transition reads it with its locking read).
+    """
     if _pinned.get() is not None:
         yield
         return
-    token = _pinned.set(DefinitionsRevision.cache_key())
+    token = _pinned.set(_Pin())
     try:
         yield
     finally:
         _pinned.reset(token)
 
 
+def revision_read(key: tuple[int, str]) -> None:
+    """The operation read the revision itself: keep it, unless one is already kept."""
+    pin = _pinned.get()
+    if pin is not None and pin.key is None:
+        pin.key = key
+
+
 def revision_bumped(key: tuple[int, str]) -> None:
     """A publish inside a pinned block: what follows in it must see the new revision."""
-    if _pinned.get() is not None:
-        _pinned.set(key)
+    pin = _pinned.get()
+    if pin is not None:
+        pin.key = key
 
 
 class RevisionCache:

@@ -22,22 +22,34 @@ class Run(models.Model):
     node it makes the outbox key of every effect, so replaying a step never repeats one.
     """
 
+    # Every index below is paid on each move of a run (a run's row is rewritten at each step):
+    # slugs and user links are unindexed where a composite or partial index serves the lookups.
     flow_kind = models.CharField(max_length=20)
-    flow_key = models.SlugField(max_length=64)
+    flow_key = models.SlugField(max_length=64, db_index=False)
     flow_version = models.PositiveIntegerField()
     subject = models.ForeignKey("records.Record", on_delete=models.CASCADE, related_name="runs")
-    object_key = models.SlugField(max_length=64)
+    object_key = models.SlugField(max_length=64, db_index=False)
     node = models.CharField(max_length=64)
     status = models.CharField(max_length=10, choices=RunStatus.choices, default=RunStatus.ACTIVE)
     version = models.PositiveIntegerField(default=1)
     visits = models.PositiveIntegerField(default=0)
     assignee = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_index=False,  # (assignee, status) below leads with it
     )
     data = models.JSONField(default=dict, blank=True)
     error = models.TextField(blank=True)
     started_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_index=False,  # partial index below: only set rows are ever looked up
     )
     started_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -55,6 +67,11 @@ class Run(models.Model):
         indexes = [
             models.Index(fields=["flow_kind", "flow_key", "status"]),
             models.Index(fields=["assignee", "status"]),
+            models.Index(
+                fields=["started_by"],
+                condition=Q(started_by__isnull=False),
+                name="run_started_by",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -80,13 +97,23 @@ class StepKind(models.TextChoices):
 class Step(models.Model):
     """One line of a run's history: who moved it, when, from where to where, and why."""
 
-    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="steps")
+    run = models.ForeignKey(
+        Run,
+        on_delete=models.CASCADE,
+        related_name="steps",
+        db_index=False,  # (run, at) below leads with it
+    )
     kind = models.CharField(max_length=12, choices=StepKind.choices)
     transition = models.CharField(max_length=64, blank=True)
     from_node = models.CharField(max_length=64, blank=True)
     to_node = models.CharField(max_length=64, blank=True)
     actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+        db_index=False,  # partial index below
     )
     comment = models.TextField(blank=True)
     data = models.JSONField(default=dict, blank=True)
@@ -94,7 +121,10 @@ class Step(models.Model):
 
     class Meta:
         ordering = ["at", "pk"]
-        indexes = [models.Index(fields=["run", "at"])]
+        indexes = [
+            models.Index(fields=["run", "at"]),
+            models.Index(fields=["actor"], condition=Q(actor__isnull=False), name="step_actor"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.kind} {self.from_node}→{self.to_node}"

@@ -18,8 +18,9 @@ from django.utils import timezone
 
 from tessera import write_batch
 from tessera.conditions.evaluate import evaluate
-from tessera.definitions.cache import one_revision, published_keys
+from tessera.definitions.cache import one_revision, published_keys, revision_read
 from tessera.definitions.errors import FieldError, ValidationFailed
+from tessera.definitions.models import DefinitionsRevision
 from tessera.records.models import Record
 from tessera.records.service import VersionConflict as RecordVersionConflict
 from tessera.records.service import update as update_record
@@ -193,6 +194,8 @@ def _lock_query(vendor: str) -> _LockQuery:
             if found:
                 converters.append((len(columns), found, expression))
             columns.append(f"{alias}.{quote(field.column)}")
+    revision = f"FROM {quote(DefinitionsRevision._meta.db_table)} WHERE id = 1"
+    columns += [f"(SELECT revision {revision})", f"(SELECT token {revision})"]
     sql = (
         f"SELECT {', '.join(columns)} FROM {quote(Run._meta.db_table)} r "
         f"JOIN {quote(Record._meta.db_table)} s ON s.id = r.subject_id WHERE r.id = %s"
@@ -207,8 +210,8 @@ def _lock_query(vendor: str) -> _LockQuery:
 
 def _lock_with_subject(run_id: int) -> Run | None:
     """The run with its subject, both rows locked, in one read (``FOR UPDATE`` over a join
-    locks every joined row). Written by hand: compiling the ORM's version of this query took
-    longer than running it, on every transition.
+    locks every joined row), and the definitions revision read with them. Written by hand:
+    compiling the ORM's version of this query took longer than running it.
     """
     connection = connections["default"]
     query = _lock_query(connection.vendor)
@@ -217,7 +220,8 @@ def _lock_with_subject(run_id: int) -> Run | None:
         row = cursor.fetchone()
     if row is None:
         return None
-    values = list(row)
+    *values, revision, token = row
+    revision_read((revision, token) if token is not None else (0, "initial"))
     for index, converters, expression in query.converters:
         for convert in converters:
             values[index] = convert(values[index], expression, connection)
