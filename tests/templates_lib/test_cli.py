@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 import json
-import os
+import shutil
 import subprocess
 import sys
 
@@ -15,7 +15,7 @@ from templates_lib.models import InstalledPack
 from tessera.definitions import service as definitions
 from tessera.records.models import Record
 
-from .conftest import EXAMPLES, HELLO_SHOP, HELLO_VIP, ROOT, edit_json, read_json
+from .conftest import EXAMPLES, HELLO_SHOP, HELLO_VIP, ROOT, edit_json, read_json, scratch_env
 
 
 def pack(*args: str) -> tuple[str, str]:
@@ -147,18 +147,10 @@ def test_refusals_print_every_problem_with_file_and_path(db, shop_copy):
     ]
 
 
-def test_the_process_exit_codes(tmp_path, shop_copy):
+def test_the_process_exit_codes(tmp_path, shop_copy, migrated_sqlite):
     """The codes a shell sees: a real manage.py process against a scratch database."""
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if key not in ("DATABASE_URL", "CELERY_BROKER_URL", "CELERY_RESULT_BACKEND")
-    }
-    env.update(
-        DATABASE_URL=f"sqlite:///{tmp_path / 'cli.sqlite3'}",
-        TESSERA_VAR_DIR=str(tmp_path / "var"),
-        PYTHONPATH=os.pathsep.join([str(ROOT / "platform"), str(ROOT)]),
-    )
+    shutil.copyfile(migrated_sqlite, tmp_path / "cli.sqlite3")
+    env = scratch_env(tmp_path / "cli.sqlite3", tmp_path / "var")
 
     def manage(*args: str) -> subprocess.CompletedProcess:
         return subprocess.run(

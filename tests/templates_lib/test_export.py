@@ -5,7 +5,7 @@ that installs elsewhere into the same definitions.
 from __future__ import annotations
 
 import json
-import os
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -19,7 +19,7 @@ from tessera.definitions import service as definitions
 from tessera.records import service as records
 from tests.conftest import CUSTOMER, ORDER
 
-from .conftest import HELLO_SHOP, ROOT, read_json
+from .conftest import HELLO_SHOP, ROOT, read_json, scratch_env
 
 GOLD = {"object": "customer", "condition": {"field": "level", "op": "eq", "value": "gold"}}
 BOARD = {
@@ -42,19 +42,10 @@ print(json.dumps({
 """
 
 
-def other_instance(tmp_path):
+def other_instance(tmp_path, migrated_sqlite):
     """Run manage.py (or a probe) against a second, empty SQLite database."""
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if key not in ("DATABASE_URL", "CELERY_BROKER_URL", "CELERY_RESULT_BACKEND")
-    }
-    env.update(
-        DATABASE_URL=f"sqlite:///{tmp_path / 'other.sqlite3'}",
-        TESSERA_VAR_DIR=str(tmp_path / "var"),
-        DJANGO_SETTINGS_MODULE="tessera.settings",
-        PYTHONPATH=os.pathsep.join([str(ROOT / "platform"), str(ROOT)]),
-    )
+    shutil.copyfile(migrated_sqlite, tmp_path / "other.sqlite3")
+    env = scratch_env(tmp_path / "other.sqlite3", tmp_path / "var")
 
     def run(*args: str) -> subprocess.CompletedProcess:
         done = subprocess.run(
@@ -66,7 +57,9 @@ def other_instance(tmp_path):
     return run
 
 
-def test_export_from_one_database_and_install_into_another(db, tmp_path, publish_object):
+def test_export_from_one_database_and_install_into_another(
+    db, tmp_path, publish_object, migrated_sqlite
+):
     publish_object("customer", CUSTOMER)
     publish_object("order", ORDER)
     definitions.save_and_publish("segment", "gold", GOLD)
@@ -117,7 +110,7 @@ def test_export_from_one_database_and_install_into_another(db, tmp_path, publish
         }
     ]
 
-    run = other_instance(tmp_path)
+    run = other_instance(tmp_path, migrated_sqlite)
     run("manage.py", "migrate", "--noinput", "-v", "0")
     installed = run("manage.py", "pack", "install", str(exported.location))
     assert "installed gold-crm 1.0.0" in installed.stdout
