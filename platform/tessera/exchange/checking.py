@@ -445,6 +445,8 @@ def _unique_and_relations(
             holders = known[tuple(group)]
         else:
             holders = _lookup(plan, group, list(values), False)
+        if not holders and len(values) == sum(map(len, values.values())):
+            continue  # no value held by a record, none repeated in the chunk: nothing to say
         names = ", ".join(group)
         for value, owners in values.items():
             holder = holders.get(value)
