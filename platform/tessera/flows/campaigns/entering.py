@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from django.db import transaction
 from django.utils import timezone
 
+from tessera import write_batch
 from tessera.definitions.cache import one_revision
 from tessera.definitions.durations import parse_duration
 from tessera.records.models import Record
@@ -180,7 +181,9 @@ def _walk_together(
     customer than a savepoint each. When one walk fails, the whole savepoint rolls back and
     False says to walk them again one savepoint each, so that only the failing run fails."""
     try:
-        with transaction.atomic():
+        # Row writes that need no answer (runs, steps, timers, records) wait and leave
+        # together, between the reads the walks make (tessera.write_batch).
+        with transaction.atomic(), write_batch.batch():
             for run, entry in zip(runs, entries, strict=True):
                 state.remember(run, entry, paused=False, batch=True)
                 runtime.enter(
