@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from django.conf import settings
 from django.db import models
 from django.db.models import Q
+
+from tessera.records.people import person_link
 
 
 class RunStatus(models.TextChoices):
@@ -33,24 +34,10 @@ class Run(models.Model):
     status = models.CharField(max_length=10, choices=RunStatus.choices, default=RunStatus.ACTIVE)
     version = models.PositiveIntegerField(default=1)
     visits = models.PositiveIntegerField(default=0)
-    assignee = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        null=True,
-        blank=True,
-        on_delete=models.SET_NULL,
-        related_name="+",
-        db_index=False,  # (assignee, status) below leads with it
-    )
+    assignee = person_link()  # (assignee, status) below leads with it
     data = models.JSONField(default=dict, blank=True)
     error = models.TextField(blank=True)
-    started_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        null=True,
-        blank=True,
-        on_delete=models.SET_NULL,
-        related_name="+",
-        db_index=False,  # partial index below: only set rows are ever looked up
-    )
+    started_by = person_link()  # partial index below: only set rows are ever looked up
     started_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     ended_at = models.DateTimeField(null=True, blank=True)
@@ -107,14 +94,7 @@ class Step(models.Model):
     transition = models.CharField(max_length=64, blank=True)
     from_node = models.CharField(max_length=64, blank=True)
     to_node = models.CharField(max_length=64, blank=True)
-    actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        null=True,
-        blank=True,
-        on_delete=models.SET_NULL,
-        related_name="+",
-        db_index=False,  # partial index below
-    )
+    actor = person_link()  # partial index below
     comment = models.TextField(blank=True)
     data = models.JSONField(default=dict, blank=True)
     at = models.DateTimeField()

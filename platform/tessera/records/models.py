@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from django.conf import settings
 from django.db import models
+
+from .people import person_link
 
 
 class Record(models.Model):
@@ -24,22 +25,8 @@ class Record(models.Model):
     # Indexed only where set (Meta.indexes): what reads them asks for one person's records
     # (row rules, SET_NULL when a user is deleted), never for the unset ones, which system
     # writes and imports without an actor make by the million.
-    created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        null=True,
-        blank=True,
-        on_delete=models.SET_NULL,
-        related_name="+",
-        db_index=False,
-    )
-    updated_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        null=True,
-        blank=True,
-        on_delete=models.SET_NULL,
-        related_name="+",
-        db_index=False,
-    )
+    created_by = person_link()
+    updated_by = person_link()
 
     class Meta:
         indexes = [
@@ -100,14 +87,7 @@ class RecordChange(models.Model):
     version = models.PositiveIntegerField()
     action = models.CharField(max_length=10, choices=Action.choices)
     changes = models.JSONField(help_text="{field: [old, new]}")
-    actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
-        null=True,
-        blank=True,
-        on_delete=models.SET_NULL,
-        related_name="+",
-        db_index=False,  # indexed where set: see Meta.indexes and Record.created_by
-    )
+    actor = person_link()  # indexed where set: see Meta.indexes and Record.created_by
     at = models.DateTimeField(auto_now_add=True)
     comment = models.CharField(max_length=500, blank=True)
 
