@@ -23,6 +23,20 @@ from tessera.records.service import update as update_record
 from .graph import Flow, Node
 from .models import Run, RunStatus, Step, StepKind
 
+# What walking a run changes on its row (the rest is fixed when it starts; migrating a run to
+# another version saves it whole): the update sends these only.
+MOVED = (
+    "node",
+    "status",
+    "version",
+    "visits",
+    "assignee",
+    "data",
+    "error",
+    "updated_at",
+    "ended_at",
+)
+
 # A flow whose automatic nodes loop forever (branch → action → branch…) is stopped here.
 MAX_HOPS = 200
 
@@ -178,7 +192,7 @@ def enter(
         if outcome.end:
             return finish(run, RunStatus.COMPLETED, actor=actor)
         if outcome.wait:
-            write_batch.update(run)
+            write_batch.update(run, MOVED)
             return run
         node_id = node.next[outcome.follow or "next"]
         step = {"kind": StepKind.AUTOMATIC}
@@ -196,7 +210,7 @@ def finish(run: Run, status: str, *, actor: Any = None, error: str = "") -> Run:
     if not run.ended_at:
         run.version += 1
     run.ended_at = timezone.now()
-    write_batch.update(run)
+    write_batch.update(run, MOVED)
     timers.cancel(run.timer_owner)
     for name in list((run.data or {}).get("sla", {})):
         timers.cancel(f"{run.timer_owner}:sla:{name}")
