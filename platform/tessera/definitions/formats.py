@@ -100,6 +100,50 @@ FORMATS: dict[str, Callable[[object], bool]] = {
 }
 
 
+def _every_line(pattern: re.Pattern[str]) -> Callable[[list[str]], bool]:
+    """Whether every text fullmatches ``pattern``, asked once of the texts joined by lines.
+
+    Only for patterns that cannot match a line break: the joined text then matches
+    ``p(\\np)*`` exactly when each text matches ``p``, since the only places to split it
+    are the breaks between the texts (a text holding a break is answered one by one).
+    Each text's match must reach its line's end and is then final (an atomic group): a
+    pattern that matches a text in several ways (the URL's host and path) would otherwise
+    try them all again for every text before a failing one.
+    """
+    one = f"(?>(?:{pattern.pattern})(?=\n|\\Z))"
+    lines = re.compile(f"{one}(?:\n{one})*")
+
+    def every(values: list[str]) -> bool:
+        joined = "\n".join(values)
+        if joined.count("\n") != len(values) - 1:
+            return all(pattern.fullmatch(v) is not None for v in values)
+        return lines.fullmatch(joined) is not None
+
+    return every
+
+
+def _every_date(values: list[str]) -> bool:
+    if not _EVERY_DATE_SHAPE(values):
+        return False
+    try:
+        list(map(dt.date.fromisoformat, values))
+    except ValueError:
+        return False
+    return True
+
+
+_EVERY_DATE_SHAPE = _every_line(_DATE)
+
+# The same answers as FORMATS, for a list of texts at once (``all(map(check, values))``),
+# for ``records.column_validation``; tests/records/test_validator_agreement.py holds them.
+COLUMN_FORMATS: dict[str, Callable[[list[str]], bool]] = {
+    "tessera-date": _every_date,
+    "tessera-email": _every_line(_EMAIL),
+    "tessera-phone": _every_line(_PHONE),
+    "tessera-url": _every_line(_URL),
+}
+
+
 def pattern_schema(pattern: str) -> dict[str, str]:
     """The schema keywords that run an author's pattern on RE2 under a code-safe name."""
     digest = hashlib.sha256(pattern.encode("utf-8", "surrogatepass")).hexdigest()[:32]

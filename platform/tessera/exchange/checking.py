@@ -354,6 +354,12 @@ def check_chunk(plan: Plan, rows: list[tuple[int, list[Any]]], *, lock: bool = F
     validator = plan.validator
     is_valid = validator.is_valid
     by_id, clear_empty = plan.by_id, plan.clear_empty
+    if by_id:  # the id names the record; it is not one of its fields
+        for _, _, data, _ in converted:
+            data.pop(ID, None)
+    # Every row's own data, judged a column at a time; a row whose record is the data
+    # merged into an earlier row's or a stored record's is judged alone below.
+    valid_alone = validator.valid_rows([data for _, _, data, _ in converted])
     add_entry, stage = out.entries.append, staged.append
     for i, (number, cells, data, failed) in enumerate(converted):
         key = row_keys[i] if row_keys is not None else None
@@ -385,7 +391,7 @@ def check_chunk(plan: Plan, rows: list[tuple[int, list[Any]]], *, lock: bool = F
         merged = {k: v for k, v in {**base, **data}.items() if v is not None} if base else data
         if clear_empty and not base:
             merged = {k: v for k, v in data.items() if v is not None}
-        if failed or not is_valid(merged):
+        if failed or not (valid_alone[i] if merged is data else is_valid(merged)):
             failed_fields = {e.field for e in failed}
             errors = [
                 e
