@@ -8,7 +8,7 @@ import json
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tessera.exchange.writing import _dumps, _record_and_history
+from tessera.exchange.writing import _dumps, _record_and_history, records_and_histories
 from tessera.records.history import field_changes
 
 scalars = (
@@ -31,3 +31,23 @@ def test_record_and_history_texts_are_the_dumps_of_data_and_changes(data):
     assert record == _dumps(data)
     assert history == _dumps({name: [None, value] for name, value in data.items()})
     assert json.loads(history) == json.loads(json.dumps(field_changes({}, data)))
+
+
+shapes = st.lists(st.text(max_size=4), max_size=4, unique=True)
+plain = (
+    st.integers(-(2**70), 2**70)
+    | st.floats()  # NaN and infinities too: they take the value-by-value path
+    | st.text(max_size=6)
+    | st.booleans()
+    | st.none()
+)
+
+
+@given(st.lists(shapes, min_size=1, max_size=3), st.data())
+def test_texts_made_a_field_at_a_time_are_the_texts_made_row_by_row(names_of, draw):
+    """Rows of one or several shapes, columns of one type or mixed."""
+    rows = [
+        {name: draw.draw(plain | values) for name in draw.draw(st.sampled_from(names_of))}
+        for _ in range(draw.draw(st.integers(1, 12)))
+    ]
+    assert records_and_histories(rows) == [_record_and_history(row) for row in rows]

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import json
 import math
+import operator
+from itertools import repeat
 from json.encoder import encode_basestring
 from typing import Any
 
@@ -59,7 +61,8 @@ def write_chunk(plan: Plan, checked: Checked, *, actor=None, comment: str = "") 
     writes: list[observers.Write] = []
     if new:
         ids = _insert(plan, new, now, actor, comment)
-        writes += [observers.Write(i, "create", {}, e.data) for i, e in zip(ids, new, strict=True)]
+        datas = [e.data for e in new]
+        writes += map(observers.Write._make, zip(ids, repeat("create"), repeat({}), datas))
     if changed:
         writes += _update(plan, changed, now, actor, comment)
     if not writes:
@@ -76,9 +79,9 @@ def prepare(checked: Checked) -> None:
     only streams the texts while PostgreSQL works through them.
     """
     if connection.vendor == "postgresql":
-        for entry in checked.entries:
-            if entry.record is None:
-                entry.texts = _record_and_history(entry.data)
+        new = [entry for entry in checked.entries if entry.record is None]
+        for entry, texts in zip(new, records_and_histories([e.data for e in new]), strict=True):
+            entry.texts = texts
 
 
 def _insert(plan: Plan, entries: list[Entry], now, actor, comment: str) -> list[int]:
@@ -197,6 +200,52 @@ def _templates(names: tuple[str, ...]) -> tuple[str, str]:
             "{" + ",".join(key + "[null,%s]" for key in keys) + "}",
         )
     return found
+
+
+def records_and_histories(rows: list[dict[str, Any]]) -> list[tuple[str, str]]:
+    """``[_record_and_history(data) for data in rows]``, a field at a time.
+
+    The rows of a file mostly share one shape (the same fields present): for each shape a
+    column's values are encoded with one C-level ``map`` when they are all of one plain
+    type (text, whole numbers, finite floats), and the texts are made from the template
+    with ``map`` too: no Python call per value, or per row (tests/exchange/test_writing.py
+    holds the texts to ``_dumps``'s).
+    """
+    shapes = list(map(tuple, rows))
+    kinds = set(shapes)
+    if len(kinds) == 1:
+        return _texts_of_shape(shapes[0], rows)
+    groups: dict[tuple[str, ...], list[int]] = {shape: [] for shape in kinds}
+    for i, shape in enumerate(shapes):
+        groups[shape].append(i)
+    out: list[tuple[str, str]] = [("", "")] * len(rows)
+    for names, positions in groups.items():
+        texts = _texts_of_shape(names, [rows[i] for i in positions])
+        for i, pair in zip(positions, texts, strict=True):
+            out[i] = pair
+    return out
+
+
+def _texts_of_shape(names: tuple[str, ...], rows: list[dict[str, Any]]) -> list[tuple[str, str]]:
+    """The texts of rows that all hold exactly the fields ``names``, in that order."""
+    record, history = _templates(names)
+    if not names:
+        return [(record, history)] * len(rows)
+    columns = [_encoded(list(map(operator.itemgetter(name), rows))) for name in names]
+    values = list(zip(*columns, strict=True))
+    return list(zip(map(record.__mod__, values), map(history.__mod__, values), strict=True))
+
+
+def _encoded(values: list[Any]) -> list[str]:
+    """The JSON text of each value, as ``_value_json`` writes it."""
+    kinds = set(map(type, values))
+    if kinds == {str}:
+        return list(map(encode_basestring, values))
+    if kinds == {int}:
+        return list(map(int.__repr__, values))
+    if kinds == {float} and all(map(math.isfinite, values)):
+        return list(map(float.__repr__, values))
+    return list(map(_value_json, values))
 
 
 def _record_and_history(data: dict[str, Any]) -> tuple[str, str]:

@@ -21,8 +21,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
-from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from django.db import transaction
 
@@ -31,14 +30,18 @@ from tessera.plugins import Registry
 logger = logging.getLogger(__name__)
 
 
-@dataclass(frozen=True)
-class Write:
-    """One committed write to a record: its data before and after (``{}`` when absent)."""
+class Write(NamedTuple):
+    """One committed write to a record: its data before and after (``{}`` when absent).
+
+    A named tuple, not a frozen dataclass: an import makes one per record it writes, and a
+    frozen dataclass's ``__init__`` (``object.__setattr__`` per field) cost four times as
+    much. Every caller names all four.
+    """
 
     record_id: int
     action: str  # "create" | "update" | "delete"
-    before: dict[str, Any] = field(default_factory=dict)
-    after: dict[str, Any] = field(default_factory=dict)
+    before: dict[str, Any]
+    after: dict[str, Any]
 
     @property
     def changed(self) -> frozenset[str]:
