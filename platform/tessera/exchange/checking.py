@@ -16,6 +16,7 @@ import operator
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from itertools import repeat
 from typing import Any
 
 from django.db import connection
@@ -199,22 +200,22 @@ class Plan:
                         errors.setdefault(i, []).append(error)
             columns.append(values)
         names = [name for _, _, name, _ in self.columns]
-        out = []
+        value_rows = list(zip(*columns, strict=True))
+        # Rows with every value converted and present: their dicts are made in C. The
+        # others (an empty cell, a refused one) are made again below, one by one.
+        datas = list(map(dict, map(zip, repeat(names), value_rows)))
+        odd = set(errors)
+        for values in columns:
+            if None in values or failed in values:
+                odd.update(i for i, v in enumerate(values) if v is None or v is failed)
         clear_empty = self.clear_empty
-        for i, values in enumerate(zip(*columns, strict=True)):
-            if None in values or (errors and i in errors):
-                if clear_empty:
-                    data = {n: v for n, v in zip(names, values, strict=True) if v is not failed}
-                else:
-                    data = {
-                        n: v
-                        for n, v in zip(names, values, strict=True)
-                        if v is not None and v is not failed
-                    }
-                out.append((data, errors.get(i) or []))
+        for i in odd:
+            pairs = zip(names, value_rows[i], strict=True)
+            if clear_empty:
+                datas[i] = {n: v for n, v in pairs if v is not failed}
             else:
-                out.append((dict(zip(names, values, strict=True)), []))
-        return out
+                datas[i] = {n: v for n, v in pairs if v is not None and v is not failed}
+        return [(data, errors.get(i) or []) for i, data in enumerate(datas)]
 
     def field_errors(self, number: int, errors: list[FieldError]) -> list[RowError]:
         out = []
@@ -414,8 +415,7 @@ def check_chunk(plan: Plan, rows: list[tuple[int, list[Any]]], *, lock: bool = F
         stage((number, cells, entry, None))
         add_entry(entry)
 
-    known = {tuple(plan.key_fields): existing} if plan.key_fields else {}
-    rejected_rows = _unique_and_relations(plan, out.entries, known)
+    rejected_rows = _unique_and_relations(plan, out.entries, tuple(plan.key_fields))
     if rejected_rows:
         by_row = {number: (cells, entry, before) for number, cells, entry, before in staged}
         for number, errors in sorted(rejected_rows.items()):
@@ -434,11 +434,18 @@ def check_chunk(plan: Plan, rows: list[tuple[int, list[Any]]], *, lock: bool = F
 
 
 def _unique_and_relations(
-    plan: Plan, entries: list[Entry], known: dict[tuple, dict[tuple, Record]]
+    plan: Plan, entries: list[Entry], key: tuple[str, ...]
 ) -> dict[int, list[RowError]]:
-    """Rows whose unique values another record holds, or whose related records are missing."""
+    """Rows whose unique values another record holds, or whose related records are missing.
+
+    The upsert ``key``'s own values cannot clash: rows with one value became one entry,
+    and an entry whose value a record holds updates that record. It is not walked (that
+    walk was a fifth of checking a chunk).
+    """
     bad: dict[int, list[RowError]] = defaultdict(list)
     for group in plan.unique_groups:
+        if tuple(group) == key:
+            continue
         values: dict[tuple, list[Entry]] = defaultdict(list)
         value_of = key_of(group)
         for entry in entries:
@@ -447,10 +454,7 @@ def _unique_and_relations(
                 values[value].append(entry)
         if not values:
             continue
-        if tuple(group) in known:  # the upsert key's holders were looked up already
-            holders = known[tuple(group)]
-        else:
-            holders = _lookup(plan, group, list(values), False)
+        holders = _lookup(plan, group, list(values), False)
         if not holders and len(values) == sum(map(len, values.values())):
             continue  # no value held by a record, none repeated in the chunk: nothing to say
         names = ", ".join(group)
