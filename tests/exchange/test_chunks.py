@@ -51,3 +51,38 @@ def test_keys_and_unique_values_repeated_across_chunks(small_chunks, tmp_path):
     assert [r.row for r in job.rejected_rows.all()] == [5]
     assert "already has this email" in job.rejected_rows.get().errors[0]["message"]
     assert RecordChange.objects.filter(comment=f"import #{job.pk}").count() == 6
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_file_of_updates_naming_only_some_fields_updates_every_record(small_chunks, tmp_path):
+    """Keys are first taken to be new (no lookup); rows that are updates must still be
+    updates, also when alone they would be invalid (no name: a required field)."""
+    definitions.save_and_publish("object", "customer", copy.deepcopy(SHOP_CUSTOMER))
+    stored = [
+        records.create("customer", {"name": f"N{i}", "phone": f"+861380000000{i}", "points": 1})
+        for i in range(5)
+    ]
+    lines = ["phone,points"] + [f"1380000000{i},{10 + i}" for i in range(5)]
+    path = write(tmp_path / "u.csv", "\n".join(lines) + "\n")
+    mapping = {"phone": "phone", "points": "points"}
+    job = importer.run(jobs.create_job(path, "customer", mapping, key_fields=["phone"]))
+    assert (job.status, job.created, job.updated, job.rejected) == (ImportStatus.DONE, 0, 5, 0)
+    assert Record.objects.filter(object_key="customer").count() == 5
+    for i, record in enumerate(stored):
+        record.refresh_from_db()
+        assert record.data == {"name": f"N{i}", "phone": f"+861380000000{i}", "points": 10 + i}
+        assert record.version == 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_keys_taken_as_new_that_are_stored_become_updates_not_twins(small_chunks, tmp_path):
+    definitions.save_and_publish("object", "customer", copy.deepcopy(SHOP_CUSTOMER))
+    records.create("customer", {"name": "Old", "phone": "+8613800000002", "points": 1})
+    lines = ["name,phone,points", "A,13800000001,1", "B,13800000002,2", "C,13800000003,3"]
+    path = write(tmp_path / "n.csv", "\n".join(lines) + "\n")
+    mapping = {c: c for c in ["name", "phone", "points"]}
+    job = importer.run(jobs.create_job(path, "customer", mapping, key_fields=["phone"]))
+    assert (job.created, job.updated, job.rejected) == (2, 1, 0)
+    phones = sorted(r.data["phone"] for r in Record.objects.filter(object_key="customer"))
+    assert phones == ["+8613800000001", "+8613800000002", "+8613800000003"]
+    assert RecordChange.objects.filter(action="create").count() == 3  # 2 imported + Old

@@ -74,6 +74,8 @@ class Checked:
 
     entries: list[Entry] = field(default_factory=list)
     rejected: list[tuple[int, list[Any], list[RowError]]] = field(default_factory=list)
+    assumed_new: bool = False  # checked with check_chunk(assume_new=True)
+    clashed: bool = False  # its insert met a stored key (importer._chunk)
 
     @property
     def creates(self) -> int:
@@ -144,6 +146,9 @@ class Plan:
         groups = [[n] for n, p in self.properties.items() if p.get("x-unique")]
         groups += [list(g) for g in body.get("x-unique-together", [])]
         self.unique_groups = [g for g in groups if all(f in self.column_of for f in g)]
+        # A unique index enforces the upsert key: a key taken to be new and that is not
+        # makes the insert fail rather than a second record (check_chunk's assume_new).
+        self.key_is_unique = bool(key_fields) and list(key_fields) in self.unique_groups
         self.has_datetimes = any(p["x-type"] == "datetime" for p in self.properties.values())
         self.relations = {
             name: prop["x-relation"]["object"]
@@ -329,8 +334,23 @@ def _text(value: Any) -> str:
     return str(value)
 
 
-def check_chunk(plan: Plan, rows: list[tuple[int, list[Any]]], *, lock: bool = False) -> Checked:
-    """Convert, match and validate ``rows``; ``lock`` the records to update (a write)."""
+def check_chunk(
+    plan: Plan,
+    rows: list[tuple[int, list[Any]]],
+    *,
+    lock: bool = False,
+    assume_new: bool = False,
+) -> Checked:
+    """Convert, match and validate ``rows``; ``lock`` the records to update (a write).
+
+    ``assume_new`` (an upsert key with a unique index, ``plan.key_is_unique``): take every
+    key to be new without asking the database. Most rows of a first import are new, and
+    the question cost PostgreSQL an index probe per row; a key that is stored after all
+    makes the chunk's insert fail on the unique index, and the writer checks the chunk
+    again the usual way (``importer._chunk``). A chunk with a rejected row is checked
+    again at once: the row may be an update that the stored record would make valid.
+    """
+    assume_new = assume_new and plan.key_is_unique and not plan.by_id
     out = Checked()
     converted: list[tuple[int, list[Any], dict[str, Any], list[RowError]]] = []
     for (number, cells), (data, errors) in zip(rows, plan.convert_rows(rows), strict=True):
@@ -345,7 +365,7 @@ def check_chunk(plan: Plan, rows: list[tuple[int, list[Any]]], *, lock: bool = F
         ids = [d[ID] for _, _, d, _ in converted if isinstance(d.get(ID), int)]
         qs = Record.objects.filter(object_key=plan.object_key, pk__in=ids)
         existing = {(r.pk,): r for r in (qs.select_for_update() if lock else qs)}
-    elif row_keys:
+    elif row_keys and not assume_new:
         keys = [k for k in row_keys if None not in k]
         if keys:
             existing = _lookup(plan, plan.key_fields, keys, lock)
@@ -429,7 +449,10 @@ def check_chunk(plan: Plan, rows: list[tuple[int, list[Any]]], *, lock: bool = F
         for entry in out.entries:
             if entry.record is not None:
                 entry.changed = entry.data != entry.record.data
+    if assume_new and out.rejected:
+        return check_chunk(plan, rows, lock=lock)
     out.rejected.sort(key=lambda r: r[0])
+    out.assumed_new = assume_new
     return out
 
 

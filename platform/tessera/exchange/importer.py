@@ -278,13 +278,17 @@ def pipelined(
     record the chunk before created or changed): see ``_chunk``.
     """
     handoff: queue.Queue = queue.Queue(maxsize=1)
-    outcome: dict[str, Any] = {"job": job}
+    # Keys are taken to be new (no lookup) until a chunk's insert meets a stored one: a
+    # file of updates pays for one or two chunks checked twice, then asks as before.
+    outcome: dict[str, Any] = {"job": job, "assume_new": True}
 
     def write() -> None:
         try:
             while (item := handoff.get()) is not None:
                 batch, checked = item
                 outcome["job"] = _chunk(job.pk, claim, plan, batch, checked)
+                if checked.clashed:
+                    outcome["assume_new"] = False
                 if progress:
                     progress(outcome["job"])
         except BaseException as exc:  # handed to the reading thread, which raises it
@@ -306,7 +310,7 @@ def pipelined(
             for batch in batches:
                 if "error" in outcome:
                     break
-                checked = check_chunk(plan, batch)
+                checked = check_chunk(plan, batch, assume_new=outcome["assume_new"])
                 prepare(checked)
                 handoff.put((batch, checked))
     finally:
@@ -369,6 +373,7 @@ def _chunk(
             except IntegrityError:
                 if not prechecked:
                     raise
+                checked.clashed = True
                 checked = check_chunk(plan, batch, lock=True)  # now seeing the chunk before
                 with transaction.atomic():
                     write_chunk(plan, checked, actor=job.actor, comment=comment)
