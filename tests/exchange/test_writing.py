@@ -51,3 +51,9 @@ def test_texts_made_a_field_at_a_time_are_the_texts_made_row_by_row(names_of, dr
         for _ in range(draw.draw(st.integers(1, 12)))
     ]
     assert records_and_histories(rows) == [_record_and_history(row) for row in rows]
+
+
+def test_a_column_of_amounts_with_a_huge_whole_number_is_written_value_by_value():
+    rows = [{"x": 1.5}, {"x": 10**400}, {"x": 2}, {"x": float("inf")}]
+    assert records_and_histories(rows) == [_record_and_history(row) for row in rows]
+    assert records_and_histories(rows[:3])[1][0] == '{"x":1' + "0" * 400 + "}"

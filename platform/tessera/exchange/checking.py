@@ -12,7 +12,6 @@ earlier one wrote (in the same chunk too), as a second import of it would.
 from __future__ import annotations
 
 import json
-import operator
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -190,8 +189,9 @@ class Plan:
         failed = _FAILED
         errors: dict[int, list[RowError]] = {}
         columns = []
+        by_column = list(zip(*cells_of, strict=False))  # each row has ``shortest`` cells or more
         for index, column, name, convert in self.columns:
-            cells = list(map(operator.itemgetter(index), cells_of))
+            cells = list(by_column[index])
             try:
                 values = convert_column(convert, cells)
             except (ValueError, TypeError, ArithmeticError):

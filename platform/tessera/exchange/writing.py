@@ -243,8 +243,13 @@ def _encoded(values: list[Any]) -> list[str]:
         return list(map(encode_basestring, values))
     if kinds == {int}:
         return list(map(int.__repr__, values))
-    if kinds == {float} and all(map(math.isfinite, values)):
-        return list(map(float.__repr__, values))
+    if kinds <= {int, float}:  # amounts: whole ones are stored as int, the rest as float
+        try:
+            finite = float not in kinds or all(map(math.isfinite, values))
+        except OverflowError:  # an int too large for a float: value by value
+            finite = False
+        if finite:
+            return list(map(repr, values))
     return list(map(_value_json, values))
 
 

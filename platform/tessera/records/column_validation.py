@@ -30,6 +30,7 @@ import fastjsonschema
 
 from tessera.definitions.formats import COLUMN_FORMATS, FORMATS, STORABLE_TEXT
 
+_ABSENT = object()  # a field a row does not hold
 ColumnCheck = Callable[[list[Any]], bool]
 ValueCheck = Callable[[Any], bool]
 
@@ -87,7 +88,9 @@ class ColumnChecks:
         for name, column, one in self.checks:
             if name not in present:
                 continue
-            values = [row[name] for row in rows if name in row]
+            values = list(map(dict.get, rows, repeat(name), repeat(_ABSENT)))
+            if _ABSENT in values:
+                values = [v for v in values if v is not _ABSENT]
             try:
                 fine = column(values)
             except (TypeError, ValueError, ArithmeticError):  # unhashable, uncomparable
