@@ -276,6 +276,9 @@ def main() -> None:
     ratio = full["seconds"] / copy_seconds
     growth = full["peak"] / tenth["peak"]
     print(f"load average: {started_load} at the start, {load_average()} at the end")
+    with connection.cursor() as cursor:  # what the server's checkpoints allow (docs/deploy.md)
+        cursor.execute("SHOW max_wal_size")
+        print(f"PostgreSQL max_wal_size: {cursor.fetchone()[0]}")
     print(
         f"RESULT import ratio={ratio:.2f} goal=<={GOAL:g} rows={rows} "
         f"rows_per_s={rows / full['seconds']:.0f} copy_rows_per_s={rows / copy_seconds:.0f} "
