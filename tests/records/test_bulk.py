@@ -76,6 +76,13 @@ def test_not_an_object_and_unknown_object(customer_object):
     with pytest.raises(bulk.RowsRefused) as caught:
         bulk.create_many("customer", [{"name": "A"}, ["name"]])
     assert caught.value.index == 1 and caught.value.errors[0].code == "type"
+    # The first bad row is named, whichever way it is bad.
+    with pytest.raises(bulk.RowsRefused) as first:
+        bulk.create_many("customer", [{"name": "A"}, {"points": -3}, ["name"]])
+    assert first.value.index == 1 and first.value.errors[0].code != "type"
+    with pytest.raises(bulk.RowsRefused) as first:
+        bulk.create_many("customer", [{"name": "A"}, ["name"], {"points": -3}])
+    assert first.value.index == 1 and first.value.errors[0].code == "type"
     with pytest.raises(ValidationFailed) as unknown:
         bulk.create_many("client", [{"name": "A"}])
     assert unknown.value.errors[0].path == "$.object"

@@ -90,13 +90,17 @@ def _create_chunk(definition, rows: list[Any], offset: int, actor, comment: str)
     object_key, body = definition.key, definition.body
     validator = validator_for_version(object_key, definition.version)
     checked: list[dict[str, Any]] = []
-    for i, data in enumerate(rows):
+    for data in rows:
         if not isinstance(data, dict):
-            raise RowsRefused(offset + i, [FieldError("$", "type", "a record is a JSON object")])
-        data = _normalized(body, data)
-        if not validator.is_valid(data):
-            raise RowsRefused(offset + i, validator.errors(data))
-        checked.append(data)
+            break  # refused below, once the rows before it are judged
+        checked.append(_normalized(body, data))
+    # The chunk judged a field at a time (``valid_rows``); the first bad row is refused.
+    for i, valid in enumerate(validator.valid_rows(checked)):
+        if not valid:
+            raise RowsRefused(offset + i, validator.errors(checked[i]))
+    if len(checked) < len(rows):
+        message = "a record is a JSON object"
+        raise RowsRefused(offset + len(checked), [FieldError("$", "type", message)])
     _check_unique(object_key, body, checked, offset)
     _check_relations(body, checked, offset)
     actor_id = getattr(actor, "pk", None)
