@@ -41,7 +41,7 @@ def test_the_page_calendar_loads_and_its_deadlines_hold(db, tmp_path):
     zone = calendar_for("cs-shanghai").zone
     assert zone == ZoneInfo("Asia/Shanghai")
     rows = ROW.findall(PAGE.read_text(encoding="utf-8"))
-    assert len(rows) == 10
+    assert len(rows) == 12
     for received, within, due in rows:
         start = dt.datetime.fromisoformat(received).replace(tzinfo=zone)
         expected = dt.datetime.fromisoformat(due).replace(tzinfo=zone)
@@ -61,7 +61,8 @@ def test_the_refusals_the_page_lists_are_the_real_ones(db):
             "tue": [["18:00", "09:00"]],
             "wed": [["09:00", "12:00"], ["11:00", "13:00"]],
         },
-        "holidays": ["2024-02-30"],
+        "holidays": ["2024-02-30", "2024-10-01"],
+        "working_days": {"2024-02-31": "mon", "2024-10-01": "mon", "2024-10-02": "sun"},
     }
     with pytest.raises(ValidationFailed) as refused:
         definitions.save_and_publish("calendar", "broken", body)

@@ -1,9 +1,10 @@
 """Business calendars: when a team works, so that SLA deadlines count only working time.
 
 A calendar is a definition of kind ``calendar`` (its meta-schema is in the definitions
-layer): a time zone, opening hours per weekday and holidays. Arithmetic happens in the
-calendar's time zone, so a DST change moves the hours with the wall clock; datetimes go in
-aware and come out in UTC.
+layer): a time zone, opening hours per weekday, holidays, and make-up working days (dates
+that work with a weekday's hours, as China's 调休 Saturdays and Sundays do). Arithmetic
+happens in the calendar's time zone, so a DST change moves the hours with the wall clock;
+datetimes go in aware and come out in UTC.
 
 How a duration counts in business time (docs/calendars.md says the same with examples):
 
@@ -155,6 +156,26 @@ def calendar_errors(body: dict[str, Any]) -> list[FieldError]:
                     json_path(["holidays", i]), "invalid_date", f"{text!r} is not a date YYYY-MM-DD"
                 )
             )
+    errors += _working_day_errors(body)
+    return errors
+
+
+def _working_day_errors(body: dict[str, Any]) -> list[FieldError]:
+    """Make-up working days: real dates, not also holidays, keeping a weekday that has hours."""
+    errors: list[FieldError] = []
+    holidays = {_holiday(text) for text in body.get("holidays", [])}
+    hours = body.get("hours", {})
+    for text, weekday in body.get("working_days", {}).items():
+        path = json_path(["working_days", text])
+        day = _holiday(text)
+        if day is None:
+            errors.append(FieldError(path, "invalid_date", f"{text!r} is not a date YYYY-MM-DD"))
+        elif day in holidays:
+            message = f"{text} is listed as a holiday too: it cannot be both"
+            errors.append(FieldError(path, "holiday_and_working_day", message))
+        if weekday in WEEKDAYS and not hours.get(weekday):
+            message = f"{text} keeps the hours of {weekday}, which has none"
+            errors.append(FieldError(path, "no_hours", message))
     return errors
 
 
@@ -218,6 +239,11 @@ class BusinessCalendar:
     hours: tuple[tuple[tuple[int, int], ...], ...]
     holidays: frozenset[dt.date] = frozenset()
     key: str | None = None
+    # make-up working days: (date, weekday index whose hours that date keeps)
+    working_days: tuple[tuple[dt.date, int], ...] = ()
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "_hours_of", dict(self.working_days))
 
     @classmethod
     def from_body(cls, body: dict[str, Any], *, key: str | None = None) -> BusinessCalendar:
@@ -235,7 +261,14 @@ class BusinessCalendar:
             for day in WEEKDAYS
         )
         holidays = frozenset(_holiday(text) for text in body.get("holidays", []))
-        return cls(zoneinfo.ZoneInfo(body["timezone"]), hours, holidays, key)  # type: ignore[arg-type]
+        working_days = tuple(
+            sorted(
+                (_holiday(text), WEEKDAYS.index(weekday))
+                for text, weekday in body.get("working_days", {}).items()
+            )
+        )
+        zone = zoneinfo.ZoneInfo(body["timezone"])
+        return cls(zone, hours, holidays, key, working_days)  # type: ignore[arg-type]
 
     @classmethod
     def always_open(cls) -> BusinessCalendar:
@@ -253,11 +286,14 @@ class BusinessCalendar:
         return wall.astimezone(dt.UTC)
 
     def spans(self, day: dt.date) -> list[Span]:
-        """The open spans of a local date, in UTC, earliest first (none on a holiday)."""
+        """The open spans of a local date, in UTC, earliest first (none on a holiday).
+
+        A make-up working day keeps the hours of the weekday it names instead of its own.
+        """
         if day in self.holidays:
             return []
         found = []
-        for start, end in self.hours[day.weekday()]:
+        for start, end in self.hours[self._hours_of.get(day, day.weekday())]:
             a, b = self._local(day, start), self._local(day, end)
             if b > a:
                 found.append((a, b))
