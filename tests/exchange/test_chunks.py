@@ -12,6 +12,7 @@ from tessera.definitions import service as definitions
 from tessera.exchange import importer, jobs
 from tessera.exchange.models import ImportStatus
 from tessera.records import service as records
+from tessera.records.history import history
 from tessera.records.models import Record, RecordChange
 from tests.exchange.conftest import SHOP_CUSTOMER, write
 
@@ -50,7 +51,10 @@ def test_keys_and_unique_values_repeated_across_chunks(small_chunks, tmp_path):
     assert (kept.data["name"], kept.data["points"], kept.version) == ("Old2", 5, 2)
     assert [r.row for r in job.rejected_rows.all()] == [5]
     assert "already has this email" in job.rejected_rows.get().errors[0]["message"]
-    assert RecordChange.objects.filter(comment=f"import #{job.pk}").count() == 6
+    assert RecordChange.objects.filter(comment=f"import #{job.pk}").count() == 3  # updates
+    entries = [history(r.pk)[0] for r in by_phone.values()]
+    made = [e for e in entries if e.comment == f"import #{job.pk}"]
+    assert len(made) == 3 and {e.action for e in made} == {"create"}  # each its own entry
 
 
 @pytest.mark.django_db(transaction=True)
@@ -85,4 +89,5 @@ def test_keys_taken_as_new_that_are_stored_become_updates_not_twins(small_chunks
     assert (job.created, job.updated, job.rejected) == (2, 1, 0)
     phones = sorted(r.data["phone"] for r in Record.objects.filter(object_key="customer"))
     assert phones == ["+8613800000001", "+8613800000002", "+8613800000003"]
-    assert RecordChange.objects.filter(action="create").count() == 3  # 2 imported + Old
+    creates = [history(r.pk)[0].action for r in Record.objects.filter(object_key="customer")]
+    assert creates == ["create"] * 3  # 2 imported + Old

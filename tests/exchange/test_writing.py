@@ -1,5 +1,5 @@
-"""The JSON texts an import copies into PostgreSQL are the service's: each record's data and
-its history's changes read back as the same JSON ``json.dumps`` and ``field_changes`` give."""
+"""The JSON texts an import copies into PostgreSQL are the service's: each record's data is
+the very text ``json.dumps`` gives."""
 
 from __future__ import annotations
 
@@ -8,8 +8,7 @@ import json
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tessera.exchange.writing import _dumps, _record_and_history, records_and_histories
-from tessera.records.history import field_changes
+from tessera.exchange.writing import _dumps, _record_text, record_texts
 
 scalars = (
     st.none()
@@ -26,11 +25,9 @@ values = st.recursive(
 
 
 @given(data=st.dictionaries(st.text(), values, max_size=8))
-def test_record_and_history_texts_are_the_dumps_of_data_and_changes(data):
-    record, history = _record_and_history(data)
-    assert record == _dumps(data)
-    assert history == _dumps({name: [None, value] for name, value in data.items()})
-    assert json.loads(history) == json.loads(json.dumps(field_changes({}, data)))
+def test_a_records_text_is_the_dumps_of_its_data(data):
+    assert _record_text(data) == _dumps(data)
+    assert json.loads(_record_text(data)) == json.loads(json.dumps(data))
 
 
 shapes = st.lists(st.text(max_size=4), max_size=4, unique=True)
@@ -50,10 +47,10 @@ def test_texts_made_a_field_at_a_time_are_the_texts_made_row_by_row(names_of, dr
         {name: draw.draw(plain | values) for name in draw.draw(st.sampled_from(names_of))}
         for _ in range(draw.draw(st.integers(1, 12)))
     ]
-    assert records_and_histories(rows) == [_record_and_history(row) for row in rows]
+    assert record_texts(rows) == [_record_text(row) for row in rows]
 
 
 def test_a_column_of_amounts_with_a_huge_whole_number_is_written_value_by_value():
     rows = [{"x": 1.5}, {"x": 10**400}, {"x": 2}, {"x": float("inf")}]
-    assert records_and_histories(rows) == [_record_and_history(row) for row in rows]
-    assert records_and_histories(rows[:3])[1][0] == '{"x":1' + "0" * 400 + "}"
+    assert record_texts(rows) == [_record_text(row) for row in rows]
+    assert record_texts(rows[:3])[1] == '{"x":1' + "0" * 400 + "}"

@@ -60,7 +60,7 @@ class Entry:
     data: dict[str, Any]
     record: Record | None = None
     changed: bool = True
-    texts: tuple[str, str] | None = None  # JSON of data and of its history (writing.prepare)
+    text: str | None = None  # the JSON of data (writing.prepare)
 
     @property
     def key_row(self) -> int:

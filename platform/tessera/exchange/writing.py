@@ -1,10 +1,10 @@
-"""Writing a checked chunk: new records in bulk, changed ones updated, history for each.
+"""Writing a checked chunk: new records in bulk, changed ones updated, with their history.
 
 What ``tessera.records.service`` does for one record, done for a chunk at a time: the rows
 were validated by the object's compiled validator (``checking``), the new ones go in with
-one ``COPY`` on PostgreSQL (ids taken from the sequence first, so their history rows, a
-second ``COPY``, can name them) or one multi-row insert elsewhere, changed ones with one
-bulk update; every write gets its ``RecordChange``; rollups of related parents are
+one ``COPY`` on PostgreSQL or one multi-row insert elsewhere, noted as created together
+(``history.note_bulk_creation``: each is its own create entry, see ``BulkCreation``),
+changed ones with one bulk update and a ``RecordChange`` each; rollups of related parents are
 recomputed once per chunk and the observers hear about the chunk's writes (in the
 transaction and after the commit), as they would from the service. The unique expression
 indexes are the last word: a chunk that clashes with a concurrent writer raises
@@ -24,7 +24,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from tessera.records import observers, rollups
-from tessera.records.history import field_changes
+from tessera.records.history import field_changes, note_bulk_creation
 from tessera.records.models import Record, RecordChange
 
 from .checking import Checked, Entry, Plan
@@ -32,10 +32,6 @@ from .checking import Checked, Entry, Plan
 COPY_RECORDS = (
     "COPY records_record (id, object_key, data, version, schema_version, created_at, "
     "updated_at, created_by_id, updated_by_id) FROM STDIN"
-)
-COPY_HISTORY = (
-    "COPY records_recordchange (record_id, object_key, version, action, changes, at, comment, "
-    "actor_id) FROM STDIN"
 )
 
 
@@ -73,23 +69,25 @@ def write_chunk(plan: Plan, checked: Checked, *, actor=None, comment: str = "") 
 
 
 def prepare(checked: Checked) -> None:
-    """Write the JSON texts of the new records and their history now (PostgreSQL).
+    """Write the JSON texts of the new records now (PostgreSQL).
 
     ``importer.pipelined`` calls this in the thread that checks, so the writer thread
     only streams the texts while PostgreSQL works through them.
     """
     if connection.vendor == "postgresql":
         new = [entry for entry in checked.entries if entry.record is None]
-        for entry, texts in zip(new, records_and_histories([e.data for e in new]), strict=True):
-            entry.texts = texts
+        for entry, text in zip(new, record_texts([e.data for e in new]), strict=True):
+            entry.text = text
 
 
 def _insert(plan: Plan, entries: list[Entry], now, actor, comment: str) -> list[int]:
     version = plan.definition.version
     actor_id = actor.pk if actor is not None else None
     if connection.vendor == "postgresql":
-        texts = [e.texts or _record_and_history(e.data) for e in entries]
-        return _copy_insert(plan.object_key, version, texts, now, actor_id, comment)
+        texts = [e.text or _record_text(e.data) for e in entries]
+        ids = _copy_insert(plan.object_key, version, texts, now, actor_id)
+        note_bulk_creation(plan.object_key, ids, comment)
+        return ids
     rows = [e.data for e in entries]
     records = Record.objects.bulk_create(
         [
@@ -104,31 +102,12 @@ def _insert(plan: Plan, entries: list[Entry], now, actor, comment: str) -> list[
         ],
         batch_size=500,
     )
-    RecordChange.objects.bulk_create(
-        [
-            RecordChange(
-                record_id=r.pk,
-                object_key=plan.object_key,
-                version=1,
-                action="create",
-                changes=field_changes({}, r.data),
-                actor_id=actor_id,
-                comment=comment[:500],
-            )
-            for r in records
-        ],
-        batch_size=500,
-    )
+    note_bulk_creation(plan.object_key, [r.pk for r in records], comment)
     return [r.pk for r in records]
 
 
 def _copy_insert(
-    object_key: str,
-    version: int,
-    texts: list[tuple[str, str]],
-    now,
-    actor_id: int | None,
-    comment: str,
+    object_key: str, version: int, texts: list[str], now, actor_id: int | None
 ) -> list[int]:
     # psycopg's own cursor for COPY; its errors made Django's (IntegrityError) as usual
     with connection.cursor() as wrapper, connection.wrap_database_errors:
@@ -143,15 +122,7 @@ def _copy_insert(
         head = f"\t{object_key}\t"
         tail = f"\t1\t{version}\t{stamp}\t{stamp}\t{actor}\t{actor}\n"
         with cursor.copy(COPY_RECORDS) as copy:
-            copy.write(_copy_rows(ids, head, [data for data, _ in texts], tail))
-        # The history rows ({field: [null, value]}, as the service writes them) go in by
-        # COPY too. Making them in SQL from the copied rows (jsonb_each, jsonb_object_agg)
-        # cost PostgreSQL three times the CPU of parsing them: measured 2.2 s against
-        # 0.74 s per 30,000 rows, more than Python spends writing the text here.
-        history_tail = f"\t{stamp}\t{_copy_text(comment[:500])}\t{actor}\n"
-        with cursor.copy(COPY_HISTORY) as copy:
-            changes = [changes for _, changes in texts]
-            copy.write(_copy_rows(ids, f"{head}1\tcreate\t", changes, history_tail))
+            copy.write(_copy_rows(ids, head, texts, tail))
     return ids
 
 
@@ -184,26 +155,23 @@ def _value_json(value: Any) -> str:
     return _dumps(value)  # None, booleans, lists, objects
 
 
-# (data's fields in order) -> the two texts with a %s for each value; a file's rows have a
-# few shapes (a column empty or not), so this stays small; it is emptied if it does not.
-_TEMPLATES: dict[tuple[str, ...], tuple[str, str]] = {}
+# (data's fields in order) -> the record's text with a %s for each value; a file's rows
+# have a few shapes (a column empty or not), so this stays small; emptied if it does not.
+_TEMPLATES: dict[tuple[str, ...], str] = {}
 
 
-def _templates(names: tuple[str, ...]) -> tuple[str, str]:
+def _template(names: tuple[str, ...]) -> str:
     found = _TEMPLATES.get(names)
     if found is None:
         if len(_TEMPLATES) > 1000:
             _TEMPLATES.clear()
         keys = [encode_basestring(name).replace("%", "%%") + ":" for name in names]
-        found = _TEMPLATES[names] = (
-            "{" + ",".join(key + "%s" for key in keys) + "}",
-            "{" + ",".join(key + "[null,%s]" for key in keys) + "}",
-        )
+        found = _TEMPLATES[names] = "{" + ",".join(key + "%s" for key in keys) + "}"
     return found
 
 
-def records_and_histories(rows: list[dict[str, Any]]) -> list[tuple[str, str]]:
-    """``[_record_and_history(data) for data in rows]``, a field at a time.
+def record_texts(rows: list[dict[str, Any]]) -> list[str]:
+    """``[_record_text(data) for data in rows]``, a field at a time.
 
     The rows of a file mostly share one shape (the same fields present): for each shape a
     column's values are encoded with one C-level ``map`` when they are all of one plain
@@ -218,22 +186,21 @@ def records_and_histories(rows: list[dict[str, Any]]) -> list[tuple[str, str]]:
     groups: dict[tuple[str, ...], list[int]] = {shape: [] for shape in kinds}
     for i, shape in enumerate(shapes):
         groups[shape].append(i)
-    out: list[tuple[str, str]] = [("", "")] * len(rows)
+    out: list[str] = [""] * len(rows)
     for names, positions in groups.items():
         texts = _texts_of_shape(names, [rows[i] for i in positions])
-        for i, pair in zip(positions, texts, strict=True):
-            out[i] = pair
+        for i, text in zip(positions, texts, strict=True):
+            out[i] = text
     return out
 
 
-def _texts_of_shape(names: tuple[str, ...], rows: list[dict[str, Any]]) -> list[tuple[str, str]]:
+def _texts_of_shape(names: tuple[str, ...], rows: list[dict[str, Any]]) -> list[str]:
     """The texts of rows that all hold exactly the fields ``names``, in that order."""
-    record, history = _templates(names)
+    template = _template(names)
     if not names:
-        return [(record, history)] * len(rows)
+        return [template] * len(rows)
     columns = [_encoded(list(map(operator.itemgetter(name), rows))) for name in names]
-    values = list(zip(*columns, strict=True))
-    return list(zip(map(record.__mod__, values), map(history.__mod__, values), strict=True))
+    return list(map(template.__mod__, zip(*columns, strict=True)))
 
 
 def _encoded(values: list[Any]) -> list[str]:
@@ -253,20 +220,13 @@ def _encoded(values: list[Any]) -> list[str]:
     return list(map(_value_json, values))
 
 
-def _record_and_history(data: dict[str, Any]) -> tuple[str, str]:
-    """The JSON texts of a new record's ``data`` and of its history's changes.
-
-    The changes of a create are ``field_changes({}, data)``: ``{field: [null, value]}``
-    for every field. Each value is written once and put into both texts by a template of
-    the row's fields, which takes a third of the time of encoding the two dicts
-    (measured: 0.42 s against 1.18 s per 50,000 customers), with the very text
-    ``_dumps`` gives (tests/exchange/test_writing.py).
-    """
-    record, history = _templates(tuple(data))
+def _record_text(data: dict[str, Any]) -> str:
+    """The JSON text of a new record's ``data``, as ``_dumps`` writes it, from the template
+    of its fields (tests/exchange/test_writing.py holds the two together)."""
     values = tuple(
         [encode_basestring(v) if type(v) is str else _value_json(v) for v in data.values()]
     )
-    return record % values, history % values
+    return _template(tuple(data)) % values
 
 
 _sequences: dict[str, str] = {}

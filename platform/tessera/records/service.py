@@ -21,7 +21,7 @@ from tessera.definitions.service import KEY
 from tessera.plugins import field_types
 
 from . import observers, rollups
-from .history import record_change
+from .history import keep_creation, record_change
 from .indexes import field_expression
 from .models import Event, Record
 from .validation import validator_for_version
@@ -257,6 +257,7 @@ def delete(object_key: str, record_id: int, *, version: int, actor=None) -> None
                 for obj, field, n in referrers
             ]
         )
+    keep_creation(record)  # a bulk-created record's create entry is the record itself
     record_change(record, "delete", record.data, {}, actor=actor)
     observers.records_changed(object_key, [observers.Write(record.pk, "delete", record.data, {})])
     record.delete()

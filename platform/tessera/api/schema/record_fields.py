@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import graphene
+from django.contrib.auth import get_user_model
 
 from tessera.conditions.objects import Incoming
+from tessera.records.history import with_creations
 from tessera.records.models import Event, RecordChange
 
 from .. import loaders
@@ -77,17 +79,21 @@ def timeline(spec: ObjectSpec):
 def _timelines(records, key: str, ctx, first: int) -> dict[int, list[dict]]:
     ids = [r.pk for r in records]
     out: dict[int, list[dict]] = {i: [] for i in ids}
-    changes = RecordChange.objects.filter(record_id__in=ids).select_related("actor")
-    for change in changes.order_by("-at", "-id"):
-        names = list(change.changes)
-        hidden = ctx.policy.denied_fields(key, names)
+    stored: dict[int, list[RecordChange]] = {}
+    for change in RecordChange.objects.filter(record_id__in=ids).order_by("version", "id"):
+        stored.setdefault(change.record_id, []).append(change)
+    # newest first, as the events below: the sort by time keeps that order among equal times
+    changes = [c for rows in with_creations(records, stored).values() for c in reversed(rows)]
+    names_of = _usernames({c.actor_id for c in changes} - {None})
+    for change in changes:
+        hidden = ctx.policy.denied_fields(key, list(change.changes))
         out[change.record_id].append(
             {
                 "at": change.at.isoformat(),
                 "kind": "change",
                 "type": change.action,
                 "version": change.version,
-                "actor": change.actor.get_username() if change.actor else None,
+                "actor": names_of.get(change.actor_id),
                 "changes": {n: v for n, v in change.changes.items() if n not in hidden},
                 "payload": None,
             }
@@ -110,6 +116,11 @@ def _timelines(records, key: str, ctx, first: int) -> dict[int, list[dict]]:
         entries.sort(key=lambda e: e["at"], reverse=True)
         out[record_id] = entries[:first]
     return out
+
+
+def _usernames(ids: set[int]) -> dict[int, str]:
+    users = get_user_model().objects.filter(pk__in=ids)
+    return {user.pk: user.get_username() for user in users}
 
 
 _runs_table: list[bool] = []
