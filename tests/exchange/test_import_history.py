@@ -107,14 +107,10 @@ def test_the_timeline_shows_an_imported_records_create_with_only_readable_fields
     user = django_user_model.objects.create_user("limited", "l@example.com", "pw-1234567")
     user.groups.add(limited)
     token = tokens.issue(user, "t", ["read"])[0]
+    query = "query($id: ID!) { customer(id: $id) { timeline { type version changes } } }"
     response = client.post(
         "/graphql",
-        data=json.dumps(
-            {
-                "query": "query($id: ID!) { customer(id: $id) { timeline { type version changes } } }",
-                "variables": {"id": ana.pk},
-            }
-        ),
+        data=json.dumps({"query": query, "variables": {"id": ana.pk}}),
         content_type="application/json",
         HTTP_AUTHORIZATION=f"Bearer {token}",
     )
