@@ -13,7 +13,8 @@ from pathlib import Path
 from django.core.management import call_command
 
 from tessera.exchange import dedup, ingest, merge
-from tessera.records.models import Event, Record
+from tessera.records.history import history
+from tessera.records.models import Event, Record, RecordChange
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "docs" / "examples" / "importing"
@@ -56,6 +57,11 @@ def test_the_csv_example_imports_as_the_page_shows(db, tmp_path):
     meimei = Record.objects.get(data__name="韩梅梅").data
     shown = json.loads(PAGE.split("<!-- stored -->")[1].split("```json")[1].split("```")[0])
     assert meimei == shown
+    # **History.**: no create row stored, yet the history begins with the imported values
+    first = history(Record.objects.get(data__name="韩梅梅").pk)[0]
+    assert (first.action, first.version) == ("create", 1) and "`create` at version 1" in PAGE
+    assert first.changes == {name: [None, value] for name, value in sorted(shown.items())}
+    assert first.comment.startswith("import #") and not RecordChange.objects.exists()
     again = run(
         "import", str(EXAMPLES / "customers-gbk.csv"), "--object", "customer", "--key", "phone"
     )
