@@ -16,7 +16,7 @@ from django.contrib.auth.models import Group
 
 from tessera.api import tokens
 from tessera.api.models import ObjectPermission
-from tessera.exchange import importer, jobs
+from tessera.exchange import importer, jobs, merge
 from tessera.records import service as records
 from tessera.records.history import creation, first_data, history
 from tessera.records.models import BulkCreation, Record, RecordChange
@@ -123,3 +123,21 @@ def test_the_timeline_shows_an_imported_records_create_with_only_readable_fields
         "phone": [None, "+8613800000001"],
         "points": [None, 10],
     }  # email was imported, but this person may not read it
+
+
+def test_merging_imported_records_and_undoing_it_keeps_both_histories(imported):
+    job, by_name = imported
+    ana, chen = by_name["Ana"], by_name["Chen"]
+    done = merge.merge("customer", ana.pk, chen.pk, rules={"points": "sum"})
+    stored = list(RecordChange.objects.filter(record_id=chen.pk).order_by("id"))
+    assert [c.action for c in stored] == ["create", "delete"]  # the create written out first
+    assert stored[0].changes["points"] == [None, 30]
+    assert stored[0].comment == f"import #{job.pk}"
+    survivor = history(ana.pk)
+    assert [c.action for c in survivor] == ["create", "update"]
+    assert survivor[0].changes["points"] == [None, 10] and survivor[1].changes["points"] == [10, 40]
+
+    merge.unmerge(done)
+    assert [c.action for c in history(chen.pk)] == ["create", "delete", "create"]
+    assert Record.objects.get(pk=chen.pk).data["points"] == 30
+    assert history(ana.pk)[0].changes["points"] == [None, 10]

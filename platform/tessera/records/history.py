@@ -106,7 +106,10 @@ def bulk_comments(ids: Iterable[int]) -> dict[int, str]:
     ids = sorted(set(ids))
     if not ids:
         return {}
-    runs = BulkCreation.objects.filter(first_id__lte=ids[-1], last_id__gte=ids[0])
+    # runs do not overlap: the ones wanted start at the run holding the first id or after
+    before = BulkCreation.objects.filter(first_id__lte=ids[0]).order_by("-first_id")
+    start = before.values_list("first_id", flat=True).first() or ids[0]
+    runs = BulkCreation.objects.filter(first_id__gte=start, first_id__lte=ids[-1])
     found: dict[int, str] = {}
     for run in runs.only("first_id", "last_id", "comment"):
         for record_id in ids:
