@@ -7,7 +7,8 @@ level, points, total spent; phones and amounts written as people write them: "13
 - tessera: ``tessera.exchange.jobs.create_job`` + ``importer.run`` (the very code a worker
   runs): the file counted and checked for breakage, every cell converted by its field type,
   every record validated by the object's compiled validator, upserted by phone (unique),
-  written in chunks with their history rows, the job's cursor committed with each chunk;
+  written in chunks (each chunk's ids noted as created by the import: a created record is
+  its own create entry in history), the job's cursor committed with each chunk;
 - copy: the same CSV read with ``csv``, each row made a JSON object (column → text) and
   streamed with ``COPY … FROM STDIN`` into ``bench_copy (data jsonb)``, no index, no check.
 
@@ -128,7 +129,8 @@ def reset() -> None:
     with connection.cursor() as cursor:
         cursor.execute(
             "TRUNCATE records_rollup, records_event, records_recordchange, records_record, "
-            "exchange_rejectedrow, exchange_importjob RESTART IDENTITY CASCADE"
+            "records_bulkcreation, exchange_rejectedrow, exchange_importjob "
+            "RESTART IDENTITY CASCADE"
         )
         cursor.execute("DROP TABLE IF EXISTS bench_copy")
         cursor.execute("CREATE TABLE bench_copy (data jsonb)")
