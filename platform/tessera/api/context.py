@@ -9,6 +9,8 @@ from typing import Any
 from .errors import api_error, denied
 from .permissions import Policy
 
+TIMEOUT_MESSAGE = "the request took too long and was stopped"
+
 
 @dataclass
 class RequestContext:
@@ -32,4 +34,4 @@ class RequestContext:
 
     def check_deadline(self) -> None:
         if time.monotonic() > self.deadline:
-            raise api_error("timeout", "the request took too long and was stopped")
+            raise api_error("timeout", TIMEOUT_MESSAGE)

@@ -8,6 +8,9 @@
   runs nothing. Errors of resolvers are data (200); unexpected exceptions are logged and
   returned as "internal error", never with a stack trace.
 - GraphiQL (a browser GET without a query) and introspection follow ``TESSERA_GRAPHQL``.
+- A request has ``seconds`` to run: resolvers stop between steps past it, and on
+  PostgreSQL a statement still running at it is cancelled (``statement_deadline``); both
+  answer with the ``timeout`` error.
 """
 
 from __future__ import annotations
@@ -37,9 +40,10 @@ from tessera.definitions.cache import one_revision
 
 from . import limits as limiting
 from .auth import Caller, identify
-from .context import RequestContext
+from .context import TIMEOUT_MESSAGE, RequestContext
 from .permissions import Policy
 from .schema.build import current_schema
+from .statement_deadline import is_cancelled_statement, statements_until
 
 logger = logging.getLogger(__name__)
 
@@ -55,6 +59,11 @@ def _error(code: str, message: str) -> dict[str, Any]:
 
 def _formatted(error: GraphQLError) -> dict[str, Any]:
     original = error.original_error
+    if is_cancelled_statement(original):  # PostgreSQL stopped it at the request's deadline
+        out = _error("timeout", TIMEOUT_MESSAGE)
+        if error.path:
+            out["path"] = error.path
+        return out
     if original is not None and not isinstance(original, GraphQLError):
         logger.error("GraphQL resolver failed at %s", error.path, exc_info=original)
         out = _error("internal", "internal error")
@@ -248,14 +257,15 @@ def _prepare(schema, payload: dict[str, Any], method: str, limits) -> Prepared:
 
 
 def _execute(schema, prepared: Prepared, ctx: RequestContext, *, alone: bool) -> dict:
-    result = execute(
-        schema.graphql_schema,
-        prepared.document,
-        context_value=ctx,
-        variable_values=prepared.variables,
-        operation_name=prepared.name,
-        is_awaitable=_never,  # resolvers are synchronous; skips a check per field
-    )
+    with statements_until(ctx.deadline):
+        result = execute(
+            schema.graphql_schema,
+            prepared.document,
+            context_value=ctx,
+            variable_values=prepared.variables,
+            operation_name=prepared.name,
+            is_awaitable=_never,  # resolvers are synchronous; skips a check per field
+        )
     unrun = result.data is None and result.errors and not any(e.path for e in result.errors)
     if unrun and alone:
         # variables that do not coerce: nothing ran, the request was wrong
