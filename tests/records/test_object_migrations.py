@@ -81,6 +81,35 @@ def test_rename_carries_the_values(stored, customer_body):
     assert Record.objects.get(pk=stored[2].pk).data == {"name": "C", "town": "Ningbo"}
 
 
+def test_records_are_walked_and_migrated_a_chunk_at_a_time(stored, customer_body, monkeypatch):
+    """Chunks of two: every record still checked, changed, versioned and in history."""
+    from tessera.records import object_kind
+
+    monkeypatch.setattr(object_kind, "WALK_CHUNK", 2)
+    more = [records.create("customer", {"name": f"M{i}", "city": "Wuxi"}) for i in range(3)]
+    customer_body["properties"]["town"] = customer_body["properties"].pop("city")
+    report = preview("customer", customer_body, {"rename": {"city": "town"}})
+    assert (report["checked"], report["breaking"], report["would_change"]) == (6, 0, 5)
+    definitions.save_draft("object", "customer", customer_body)
+    definitions.publish("object", "customer", migration={"rename": {"city": "town"}})
+    for record in [stored[0], stored[2], *more]:
+        stored_now = Record.objects.get(pk=record.pk)
+        assert "town" in stored_now.data and "city" not in stored_now.data
+        assert (stored_now.version, stored_now.schema_version) == (2, 2)
+    assert Record.objects.get(pk=stored[1].pk).version == 1  # had no city: unchanged
+    assert RecordChange.objects.filter(action="migrate").count() == 5
+
+
+def test_a_record_broken_between_the_check_and_the_write_refuses_the_publish(stored, customer_body):
+    from tessera.records.object_kind import migrate_records
+
+    customer_body["properties"]["town"] = customer_body["properties"].pop("city")
+    Record.objects.filter(pk=stored[1].pk).update(data={"name": "B", "level": "diamond"})
+    with pytest.raises(PublishRefused) as refused:
+        migrate_records("customer", customer_body, {"rename": {"city": "town"}}, 2)
+    assert f"record {stored[1].pk}" in str(refused.value)
+
+
 def test_drop_removes_the_values(stored, customer_body):
     del customer_body["properties"]["city"]
     definitions.save_draft("object", "customer", customer_body)

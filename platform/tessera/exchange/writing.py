@@ -26,6 +26,7 @@ from django.utils import timezone
 from tessera.records import observers, rollups
 from tessera.records.history import field_changes, note_bulk_creation
 from tessera.records.models import Record, RecordChange
+from tessera.records.row_updates import update_records
 
 from .checking import Checked, Entry, Plan
 
@@ -271,9 +272,7 @@ def _update(plan: Plan, entries, now, actor, comment: str) -> list[observers.Wri
             )
         )
         writes.append(observers.Write(record.pk, "update", old, entry.data))
-    Record.objects.bulk_update(
-        records, ["data", "version", "schema_version", "updated_at", "updated_by"], batch_size=500
-    )
+    update_records(records, ["data", "version", "schema_version", "updated_at", "updated_by"])
     RecordChange.objects.bulk_create(changes, batch_size=500)
     return writes
 

@@ -14,6 +14,7 @@ transaction::
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 from tessera.definitions.errors import FieldError, ValidationFailed, json_path
@@ -27,6 +28,7 @@ from . import rollups
 from .history import field_changes
 from .indexes import existing_index_names, sync_indexes, unique_clashes, wanted_indexes
 from .models import Record, RecordChange
+from .row_updates import update_records
 from .validation import RecordValidator
 
 EXAMPLES_PER_FIELD = 5
@@ -159,49 +161,134 @@ def _transform(
     return out
 
 
+WALK_CHUNK = 2000  # records read, judged and (when publishing) written at a time
+
+
+def _migrated(
+    records: list[Record],
+    new_body: dict[str, Any],
+    migration: dict[str, Any],
+    validator: RecordValidator,
+    report: dict[str, Any],
+) -> list[tuple[Record, dict[str, Any], bool]]:
+    """Each record with its data under the new version, and whether that data is valid."""
+    datas = [
+        _transform(r.data, new_body, migration, report) if migration else r.data for r in records
+    ]
+    valid = validator.valid_rows(datas)  # proves most at once; the rest one by one below
+    out = []
+    for record, data, ok in zip(records, datas, valid, strict=True):
+        if not ok:
+            data = _clear_invalid(data, validator, migration, report)
+            ok = validator.is_valid(data)
+        out.append((record, data, ok))
+    return out
+
+
+def _chunks_of(object_key: str, *, lock: bool = False) -> Iterator[list[Record]]:
+    """The object's records in id order, ``WALK_CHUNK`` at a time (locked, for writing)."""
+    last = 0
+    while True:
+        query = Record.objects.filter(object_key=object_key, pk__gt=last).order_by("pk")
+        chunk = list((query.select_for_update() if lock else query)[:WALK_CHUNK])
+        if not chunk:
+            return
+        yield chunk
+        last = chunk[-1].pk
+
+
 def analyse(
     object_key: str, new_body: dict[str, Any], migration: dict[str, Any] | None
-) -> tuple[dict[str, Any], list[tuple[Record, dict[str, Any]]]]:
-    """Walk every stored record through the migration and the new schema.
+) -> dict[str, Any]:
+    """Walk every stored record through the migration and the new schema, writing nothing.
 
-    Returns the report (records checked, how many break, per field the count, reasons and
-    examples with JSON paths) and the records whose data the migration changes.
+    Returns the report: records checked, how many break, per field the count, reasons and
+    examples with JSON paths, and how many records the migration would change. It holds a
+    chunk of records at a time, so a million records cost no more memory than a thousand.
     """
     validator = RecordValidator(compile_object_schema(new_body))
     migration = migration or {}
-    report: dict[str, Any] = {"object": object_key, "checked": 0, "breaking": 0, "fields": {}}
-    changed: list[tuple[Record, dict[str, Any]]] = []
-    for record in Record.objects.filter(object_key=object_key).order_by("pk").iterator(2000):
-        report["checked"] += 1
-        data = _transform(record.data, new_body, migration, report) if migration else record.data
-        if not validator.is_valid(data):
-            data = _clear_invalid(data, validator, migration, report)
-        if validator.is_valid(data):
-            if data != record.data:
-                changed.append((record, data))
+    report: dict[str, Any] = {
+        "object": object_key,
+        "checked": 0,
+        "breaking": 0,
+        "would_change": 0,
+        "fields": {},
+    }
+    for chunk in _chunks_of(object_key):
+        for record, data, ok in _migrated(chunk, new_body, migration, validator, report):
+            report["checked"] += 1
+            if ok:
+                report["would_change"] += data != record.data
+            else:
+                _count_breaking(report, record, data, validator)
+    return report
+
+
+def _count_breaking(report, record: Record, data: dict[str, Any], validator) -> None:
+    report["breaking"] += 1
+    counted: set[str] = set()  # a field's count is of records, however many rules break
+    for error in validator.errors(data):
+        field = _field_of(error, data)
+        entry = report["fields"].setdefault(field, {"count": 0, "reasons": [], "examples": []})
+        reason = _reason(error, field, data)
+        if reason not in entry["reasons"]:
+            entry["reasons"].append(reason)
+        if field in counted:
             continue
-        report["breaking"] += 1
-        counted: set[str] = set()  # a field's count is of records, however many rules break
-        for error in validator.errors(data):
-            field = _field_of(error, data)
-            entry = report["fields"].setdefault(field, {"count": 0, "reasons": [], "examples": []})
-            reason = _reason(error, field, data)
-            if reason not in entry["reasons"]:
-                entry["reasons"].append(reason)
-            if field in counted:
-                continue
-            counted.add(field)
-            entry["count"] += 1
-            if len(entry["examples"]) < EXAMPLES_PER_FIELD:
-                entry["examples"].append(
-                    {
-                        "record": record.pk,
-                        "path": error.path if field == "$" else f"$.{field}",
-                        "value": record.data.get(field),
-                        "message": reason,
-                    }
+        counted.add(field)
+        entry["count"] += 1
+        if len(entry["examples"]) < EXAMPLES_PER_FIELD:
+            entry["examples"].append(
+                {
+                    "record": record.pk,
+                    "path": error.path if field == "$" else f"$.{field}",
+                    "value": record.data.get(field),
+                    "message": reason,
+                }
+            )
+
+
+def migrate_records(
+    object_key: str, new_body: dict[str, Any], migration: dict[str, Any], version: int
+) -> int:
+    """Write the migration to every record it changes, a locked chunk at a time.
+
+    Runs after ``analyse`` found nothing breaking, in the publishing transaction; each
+    chunk is read again under lock, so a record written since the analysis is migrated as
+    it is now (and one that a concurrent write made invalid refuses the publish).
+    Returns how many records changed.
+    """
+    validator = RecordValidator(compile_object_schema(new_body))
+    comment = f"migrated to {object_key} v{version}"
+    changed = 0
+    for chunk in _chunks_of(object_key, lock=True):
+        records, history = [], []
+        for record, data, ok in _migrated(chunk, new_body, migration, validator, {}):
+            if not ok:
+                raise PublishRefused(
+                    f"record {record.pk} of {object_key} changed during the publish and "
+                    f"would break v{version}; publish again",
+                    {"object": object_key, "breaking": 1},
                 )
-    return report, changed
+            if data == record.data:
+                continue
+            history.append(
+                RecordChange(
+                    record_id=record.pk,
+                    object_key=object_key,
+                    version=record.version + 1,
+                    action="migrate",
+                    changes=field_changes(record.data, data),
+                    comment=comment,
+                )
+            )
+            record.data, record.version, record.schema_version = data, record.version + 1, version
+            records.append(record)
+        update_records(records, ["data", "version", "schema_version"])
+        RecordChange.objects.bulk_create(history)
+        changed += len(records)
+    return changed
 
 
 def _clear_invalid(data, validator, migration, report):
@@ -250,9 +337,7 @@ def _suggestions(previous: dict[str, Any], new: dict[str, Any], report: dict) ->
 
 def preview(object_key: str, new_body: dict[str, Any], migration: dict[str, Any] | None = None):
     """What publishing ``new_body`` would do to stored records, without writing anything."""
-    report, changed = analyse(object_key, new_body, migration)
-    report["would_change"] = len(changed)
-    return report
+    return analyse(object_key, new_body, migration)
 
 
 def before_publish(previous: Definition | None, pending: Definition, migration) -> None:
@@ -263,7 +348,7 @@ def before_publish(previous: Definition | None, pending: Definition, migration) 
             errors = migration_errors(migration, previous_body, new_body)
             if errors:
                 raise ValidationFailed(errors)
-        report, changed = analyse(object_key, new_body, migration)
+        report = analyse(object_key, new_body, migration)
         if report["breaking"]:
             report["suggestions"] = _suggestions(previous_body, new_body, report)
             raise PublishRefused(
@@ -271,19 +356,8 @@ def before_publish(previous: Definition | None, pending: Definition, migration) 
                 f"{report['breaking']} of {report['checked']} stored record(s)",
                 report,
             )
-        for record, data in changed:
-            old = record.data
-            Record.objects.filter(pk=record.pk).update(
-                data=data, version=record.version + 1, schema_version=pending.version
-            )
-            RecordChange.objects.create(
-                record_id=record.pk,
-                object_key=object_key,
-                version=record.version + 1,
-                action="migrate",
-                changes=field_changes(old, data),
-                comment=f"migrated to {object_key} v{pending.version}",
-            )
+        if report["would_change"]:
+            migrate_records(object_key, new_body, migration or {}, pending.version)
     refuse_unique_clashes(object_key, pending.version, new_body)
     sync_indexes(object_key, new_body)
     rollups.rebuild(object_key, new_body)

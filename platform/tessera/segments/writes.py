@@ -25,6 +25,7 @@ from tessera.records import observers
 from tessera.records.history import field_changes
 from tessera.records.indexes import field_expression
 from tessera.records.models import Record, RecordChange
+from tessera.records.row_updates import update_records
 
 CHUNK = 500
 
@@ -70,7 +71,7 @@ def _write_chunk(
             )
         )
         writes.append(observers.Write(record.pk, "update", old, new))
-    Record.objects.bulk_update(changed, ["data", "version", "updated_at", "updated_by"])
+    update_records(changed, ["data", "version", "updated_at", "updated_by"])
     RecordChange.objects.bulk_create(history)
     observers.records_changed(object_key, writes)
     return writes
