@@ -141,3 +141,29 @@ def test_merging_imported_records_and_undoing_it_keeps_both_histories(imported):
     assert [c.action for c in history(chen.pk)] == ["create", "delete", "create"]
     assert Record.objects.get(pk=chen.pk).data["points"] == 30
     assert history(ana.pk)[0].changes["points"] == [None, 10]
+
+
+def test_an_import_of_updates_writes_the_records_and_their_history_rows(
+    imported, tmp_path, django_user_model
+):
+    """On PostgreSQL one UPDATE and one COPY per chunk: the same rows the service writes,
+    values with quotes, backslashes, tabs and newlines included."""
+    _, by_name = imported
+    tricky = 'He said "hi"\\\tC:\\path\\\nnext line 名字'
+    lines = 'name,phone,points\n"' + tricky.replace('"', '""') + '",13800000001,11\n'
+    lines += "Bo,13800000002,20\n"  # unchanged
+    actor = django_user_model.objects.create_user("importer", "i@example.com", "pw-1234567")
+    path = write(tmp_path / "u.csv", lines)
+    mapping = {"name": "name", "phone": "phone", "points": "points"}
+    job = jobs.create_job(path, "customer", mapping, key_fields=["phone"], actor=actor)
+    job = importer.run(job)
+    assert (job.status, job.updated, job.unchanged) == ("done", 1, 1)
+    ana = Record.objects.get(pk=by_name["Ana"].pk)
+    assert ana.data["name"] == tricky and ana.data["points"] == 11
+    assert (ana.version, ana.updated_by_id) == (2, actor.pk)
+    [row] = RecordChange.objects.filter(record_id=ana.pk)
+    assert (row.action, row.version, row.actor_id) == ("update", 2, actor.pk)
+    assert row.changes == {"name": ["Ana", tricky], "points": [10, 11]}
+    assert row.comment == f"import #{job.pk}"
+    assert abs((row.at - ana.updated_at).total_seconds()) < 1
+    assert Record.objects.get(pk=by_name["Bo"].pk).version == 1

@@ -260,21 +260,82 @@ def _update(plan: Plan, entries, now, actor, comment: str) -> list[observers.Wri
         record.updated_at = now
         record.updated_by = actor
         records.append(record)
-        changes.append(
+        changes.append(field_changes(old, entry.data))
+        writes.append(observers.Write(record.pk, "update", old, entry.data))
+    if connection.vendor == "postgresql":
+        _set_records(plan.object_key, records, version, now, actor)
+        _copy_history(plan.object_key, records, changes, now, actor, comment)
+        return writes
+    update_records(records, ["data", "version", "schema_version", "updated_at", "updated_by"])
+    RecordChange.objects.bulk_create(
+        [
             RecordChange(
                 record_id=record.pk,
                 object_key=plan.object_key,
                 version=record.version,
                 action="update",
-                changes=field_changes(old, entry.data),
+                changes=change,
                 actor=actor,
                 comment=comment[:500],
             )
-        )
-        writes.append(observers.Write(record.pk, "update", old, entry.data))
-    update_records(records, ["data", "version", "schema_version", "updated_at", "updated_by"])
-    RecordChange.objects.bulk_create(changes, batch_size=500)
+            for record, change in zip(records, changes, strict=True)
+        ],
+        batch_size=500,
+    )
     return writes
+
+
+SET_RECORDS = (
+    "UPDATE records_record AS r SET data = v.data::jsonb, version = v.version, "
+    "schema_version = %s, updated_at = %s, updated_by_id = %s "
+    "FROM unnest(%s::bigint[], %s::text[], %s::int[]) AS v(id, data, version) "
+    "WHERE r.id = v.id AND r.object_key = %s"
+)
+
+
+def _set_records(object_key: str, records: list[Record], version: int, now, actor) -> None:
+    """One ``UPDATE … FROM unnest(…)`` for a chunk's changed records (PostgreSQL).
+
+    The data goes as the JSON text ``record_texts`` writes, the way new records go by
+    ``COPY``; a row per record cost the chunk a statement and an adapted value per field.
+    """
+    texts = record_texts([record.data for record in records])
+    with connection.cursor() as cursor:
+        cursor.execute(
+            SET_RECORDS,
+            [
+                version,
+                now,
+                actor.pk if actor is not None else None,
+                [record.pk for record in records],
+                texts,
+                [record.version for record in records],
+                object_key,
+            ],
+        )
+
+
+COPY_HISTORY = (
+    "COPY records_recordchange (record_id, object_key, version, action, changes, at, comment, "
+    "actor_id) FROM STDIN"
+)
+
+
+def _copy_history(object_key, records, changes, now, actor, comment: str) -> None:
+    """The chunk's update rows by ``COPY`` (PostgreSQL), as ``record_change`` writes them."""
+    stamp = now.isoformat()
+    actor_text = str(actor.pk) if actor is not None else "\\N"
+    lines = "".join(
+        f"{record.pk}\t{object_key}\t{record.version}\tupdate\t"
+        f"{_copy_text(_dumps(change))}\t{stamp}\t{_copy_text(comment[:500])}\t{actor_text}\n"
+        for record, change in zip(records, changes, strict=True)
+    )
+    with (
+        connection.cursor() as wrapper,
+        connection.wrap_database_errors,
+        wrapper.cursor.copy(COPY_HISTORY) as copy,
+    ):
+        copy.write(lines)
 
 
 def _rollups(object_key: str, writes: list[observers.Write]) -> None:
