@@ -108,6 +108,9 @@ def test_a_record_broken_between_the_check_and_the_write_refuses_the_publish(sto
     with pytest.raises(PublishRefused) as refused:
         migrate_records("customer", customer_body, {"rename": {"city": "town"}}, 2)
     assert f"record {stored[1].pk}" in str(refused.value)
+    report = refused.value.report
+    assert (report["checked"], report["breaking"]) == (1, 1)
+    assert report["fields"]["level"]["examples"][0]["path"] == "$.level"
 
 
 def test_drop_removes_the_values(stored, customer_body):

@@ -265,11 +265,13 @@ def migrate_records(
     for chunk in _chunks_of(object_key, lock=True):
         records, history = [], []
         for record, data, ok in _migrated(chunk, new_body, migration, validator, {}):
-            if not ok:
+            if not ok:  # written since the analysis: reported as the analysis reports
+                report = {"object": object_key, "checked": 1, "breaking": 0, "fields": {}}
+                _count_breaking(report, record, data, validator)
                 raise PublishRefused(
                     f"record {record.pk} of {object_key} changed during the publish and "
                     f"would break v{version}; publish again",
-                    {"object": object_key, "breaking": 1},
+                    report,
                 )
             if data == record.data:
                 continue
