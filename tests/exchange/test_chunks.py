@@ -7,10 +7,14 @@ from __future__ import annotations
 import copy
 
 import pytest
+from django.conf import settings
+from django.db import connection, transaction
 
 from tessera.definitions import service as definitions
-from tessera.exchange import importer, jobs
+from tessera.exchange import importer, jobs, writing
+from tessera.exchange.checking import Plan, check_chunk
 from tessera.exchange.models import ImportStatus
+from tessera.exchange.reading import open_table
 from tessera.records import service as records
 from tessera.records.history import history
 from tessera.records.models import Record, RecordChange
@@ -91,3 +95,85 @@ def test_keys_taken_as_new_that_are_stored_become_updates_not_twins(small_chunks
     assert phones == ["+8613800000001", "+8613800000002", "+8613800000003"]
     creates = [history(r.pk)[0].action for r in Record.objects.filter(object_key="customer")]
     assert creates == ["create"] * 3  # 2 imported + Old
+
+
+on_postgresql = pytest.mark.skipif(
+    settings.DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql",
+    reason="new records are prepared as PostgreSQL COPY bytes",
+)
+
+
+def _checked_chunk(tmp_path, lines):
+    definitions.save_and_publish("object", "customer", copy.deepcopy(SHOP_CUSTOMER))
+    path = write(tmp_path / "p.csv", "\n".join(lines) + "\n")
+    mapping = {c: c for c in lines[0].split(",")}
+    with open_table(path) as table:
+        plan = Plan("customer", table.header, mapping, ["phone"])
+        return plan, check_chunk(plan, list(table.rows), assume_new=True)
+
+
+@on_postgresql
+@pytest.mark.django_db(transaction=True)
+def test_a_prepared_chunk_is_written_with_the_ids_and_time_it_was_prepared_with(tmp_path):
+    """The checking thread makes the chunk's COPY (ids from the sequence, the time, the
+    text with a backslash and a tab escaped); the writer sends those bytes as they are."""
+    plan, checked = _checked_chunk(
+        tmp_path, ["name,phone,points", "A\\B,13800000001,1", '"C\tD",13800000002,2']
+    )
+    writing.prepare(plan, checked)
+    prepared = checked.prepared
+    assert len(prepared.ids) == 2 and prepared.ids[1] == prepared.ids[0] + 1
+    with transaction.atomic():
+        writing.write_chunk(plan, checked)
+    stored = {r.pk: r for r in Record.objects.filter(object_key="customer")}
+    assert sorted(stored) == prepared.ids
+    assert [stored[i].data["name"] for i in prepared.ids] == ["A\\B", "C\tD"]
+    assert {r.created_at for r in stored.values()} == {prepared.now}
+    assert [history(i)[0].action for i in prepared.ids] == ["create", "create"]
+
+
+@on_postgresql
+@pytest.mark.django_db(transaction=True)
+def test_a_prepared_chunk_that_no_longer_fits_is_written_afresh(tmp_path, django_user_model):
+    """Prepared for no actor, written for one: the bytes name the wrong creator, so the
+    writer makes the rows again (new ids) rather than send them."""
+    plan, checked = _checked_chunk(tmp_path, ["name,phone", "A,13800000001"])
+    writing.prepare(plan, checked)
+    actor = django_user_model.objects.create(username="importer")
+    with transaction.atomic():
+        writing.write_chunk(plan, checked, actor=actor)
+    (record,) = Record.objects.filter(object_key="customer")
+    assert record.created_by_id == actor.pk
+    assert record.pk not in checked.prepared.ids
+
+
+@on_postgresql
+@pytest.mark.django_db(transaction=True)
+def test_an_import_leaves_its_connection_committing_synchronously_again(small_chunks, tmp_path):
+    """Chunks commit without waiting for their WAL flush, set once for the connection and
+    reset after the import: the worker's later transactions are durable as usual."""
+    definitions.save_and_publish("object", "customer", copy.deepcopy(SHOP_CUSTOMER))
+    path = write(tmp_path / "s.csv", "name,phone\nA,13800000001\nB,13800000002\nC,13800000003\n")
+    seen = []
+
+    def progress(job):
+        with connection.cursor() as cursor:
+            cursor.execute("SHOW synchronous_commit")
+            seen.append(cursor.fetchone()[0])
+
+    with connection.cursor() as cursor:
+        cursor.execute("SET synchronous_commit = on")
+    mapping = {"name": "name", "phone": "phone"}
+    job = jobs.create_job(path, "customer", mapping, key_fields=["phone"])
+    job = importer.run(job, progress=progress)
+    assert job.created == 3
+    assert seen and set(seen) == {"off"}  # the writer thread's connection, in the import
+    path = write(tmp_path / "t.csv", "name,phone\nD,13800000004\nE,13800000005\n")
+    with transaction.atomic():  # one transaction: the chunks go one after the other here
+        job = jobs.create_job(path, "customer", mapping, key_fields=["phone"])
+        seen.clear()
+        job = importer.run(job, progress=progress)
+        assert job.created == 2 and set(seen) == {"off"}
+        with connection.cursor() as cursor:
+            cursor.execute("SHOW synchronous_commit")
+            assert cursor.fetchone()[0] == "on"

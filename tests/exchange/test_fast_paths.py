@@ -131,7 +131,7 @@ def test_copy_text_escaped_once_per_chunk_is_escaped_row_by_row(texts, comment):
     ids = list(range(1, len(texts) + 1))
     head, tail = "\tcustomer\t", f"\t{_copy_text(comment)}\t\\N\n"
     expected = "".join(f"{i}{head}{_copy_text(t)}{tail}" for i, t in zip(ids, texts, strict=True))
-    assert _copy_rows(ids, head, texts, tail) == expected
+    assert _copy_rows(ids, head, tail, texts) == expected
 
 
 cell_texts = st.sampled_from(["a", "", "中文", 'say "hi"', "a,b", "line\nbreak", "x" * 30, "\x00"])

@@ -60,7 +60,6 @@ class Entry:
     data: dict[str, Any]
     record: Record | None = None
     changed: bool = True
-    text: str | None = None  # the JSON of data (writing.prepare)
 
     @property
     def key_row(self) -> int:
@@ -75,6 +74,7 @@ class Checked:
     rejected: list[tuple[int, list[Any], list[RowError]]] = field(default_factory=list)
     assumed_new: bool = False  # checked with check_chunk(assume_new=True)
     clashed: bool = False  # its insert met a stored key (importer._chunk)
+    prepared: Any = None  # writing.PreparedInsert: the new records' COPY, made beforehand
 
     @property
     def creates(self) -> int:

@@ -240,15 +240,38 @@ def _run(job: ImportJob, claim: str, progress) -> ImportJob:
             if connection.vendor == "postgresql" and not connection.in_atomic_block:
                 job = pipelined(job, claim, plan, chunks, progress)
             else:
-                for batch in chunks:
-                    job = _chunk(job.pk, claim, plan, batch)
-                    if progress:
-                        progress(job)
+                with asynchronous_commits():
+                    for batch in chunks:
+                        job = _chunk(job.pk, claim, plan, batch)
+                        if progress:
+                            progress(job)
         return _finish(job.pk, claim, ImportStatus.DONE)
     except Stop:
         return ImportJob.objects.get(pk=job.pk)
     except FileProblem as exc:  # the file changed under the job since it was counted
         return _finish(job.pk, claim, ImportStatus.FAILED, errors=exc.errors)
+
+
+@contextlib.contextmanager
+def asynchronous_commits() -> Iterator[None]:
+    """Commit chunks without waiting for their WAL flush (PostgreSQL), for the block.
+
+    A chunk and the cursor that counts it commit together, so a chunk lost to a database
+    crash right after its commit is simply done again on resume: no need to wait for each
+    chunk's flush (a commit cost more than its rows). Set for the connection, not per
+    transaction: ``SET LOCAL`` in each chunk was a round trip of its own.
+    """
+    if connection.vendor != "postgresql":
+        yield
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SET synchronous_commit = off")
+    try:
+        yield
+    finally:
+        if connection.connection is not None and not connection.needs_rollback:
+            with connection.cursor() as cursor:
+                cursor.execute("RESET synchronous_commit")
 
 
 def _take(job_id: int, claim: str) -> bool:
@@ -284,13 +307,14 @@ def pipelined(
 
     def write() -> None:
         try:
-            while (item := handoff.get()) is not None:
-                batch, checked = item
-                outcome["job"] = _chunk(job.pk, claim, plan, batch, checked)
-                if checked.clashed:
-                    outcome["assume_new"] = False
-                if progress:
-                    progress(outcome["job"])
+            with asynchronous_commits():  # this thread's own connection, closed below
+                while (item := handoff.get()) is not None:
+                    batch, checked = item
+                    outcome["job"] = _chunk(job.pk, claim, plan, batch, checked)
+                    if checked.clashed:
+                        outcome["assume_new"] = False
+                    if progress:
+                        progress(outcome["job"])
         except BaseException as exc:  # handed to the reading thread, which raises it
             outcome["error"] = exc
             while handoff.get() is not None:  # let the reader finish its put
@@ -311,7 +335,7 @@ def pipelined(
                 if "error" in outcome:
                     break
                 checked = check_chunk(plan, batch, assume_new=outcome["assume_new"])
-                prepare(checked)
+                prepare(plan, checked, job.actor_id)
                 handoff.put((batch, checked))
     finally:
         handoff.put(None)
@@ -344,15 +368,26 @@ def _chunk(
 
     ``checked``: the chunk as checked before this transaction (by ``pipelined``); it is
     checked again here if a record it updates changed since, or if writing it clashes
-    with a unique index (a record the chunk before created).
+    with a unique index (a record the chunk before created): that transaction is rolled
+    back and the chunk written in a new one, checked under lock. (A savepoint around the
+    first try cost every chunk two more round trips for what happens once in a file.)
     """
+    if checked is not None:
+        try:
+            return _chunk_transaction(job_id, claim, plan, batch, checked)
+        except IntegrityError:
+            checked.clashed = True
+    return _chunk_transaction(job_id, claim, plan, batch, None)
+
+
+def _chunk_transaction(
+    job_id: int,
+    claim: str,
+    plan: Plan,
+    batch: list[tuple[int, list[Any]]],
+    checked: Checked | None,
+) -> ImportJob:
     with one_revision(), transaction.atomic():
-        if connection.vendor == "postgresql":
-            # A chunk and the cursor that counts it commit together, so a chunk lost to a
-            # database crash right after its commit is simply done again on resume: no
-            # need to wait for each chunk's WAL flush (a commit cost more than its rows).
-            with connection.cursor() as cursor:
-                cursor.execute("SET LOCAL synchronous_commit = off")
         job = ImportJob.objects.select_for_update().get(pk=job_id)
         if job.claim != claim or job.status != ImportStatus.RUNNING:
             raise Stop
@@ -363,29 +398,22 @@ def _chunk(
             checked = None
         batch = fresh
         comment = f"import #{job.pk}"
-        prechecked = checked is not None
-        if checked is None:
+        if checked is not None:  # a clash raises IntegrityError: _chunk checks it again
+            write_chunk(plan, checked, actor=job.actor, comment=comment)
+        else:
             checked = check_chunk(plan, batch, lock=True)
-        try:
             try:
                 with transaction.atomic():
                     write_chunk(plan, checked, actor=job.actor, comment=comment)
-            except IntegrityError:
-                if not prechecked:
-                    raise
-                checked.clashed = True
-                checked = check_chunk(plan, batch, lock=True)  # now seeing the chunk before
-                with transaction.atomic():
-                    write_chunk(plan, checked, actor=job.actor, comment=comment)
-        except IntegrityError:  # a concurrent writer took a unique value: one by one
-            refused = write_rows_one_by_one(plan, checked, actor=job.actor, comment=comment)
-            cells = dict((n, c) for n, c in batch)
-            for entry in checked.entries:
-                number = entry.rows[-1]
-                if number in refused:
-                    errors = plan.field_errors(number, refused[number])
-                    checked.rejected.append((number, cells[number], errors))
-            checked.entries = [e for e in checked.entries if e.rows[-1] not in refused]
+            except IntegrityError:  # a concurrent writer took a unique value: one by one
+                refused = write_rows_one_by_one(plan, checked, actor=job.actor, comment=comment)
+                cells = dict((n, c) for n, c in batch)
+                for entry in checked.entries:
+                    number = entry.rows[-1]
+                    if number in refused:
+                        errors = plan.field_errors(number, refused[number])
+                        checked.rejected.append((number, cells[number], errors))
+                checked.entries = [e for e in checked.entries if e.rows[-1] not in refused]
         RejectedRow.objects.bulk_create(
             [
                 RejectedRow(
