@@ -12,6 +12,10 @@ level, points, total spent; phones and amounts written as people write them: "13
 - copy: the same CSV read with ``csv``, each row made a JSON object (column → text) and
   streamed with ``COPY … FROM STDIN`` into ``bench_copy (data jsonb)``, no index, no check.
 
+Then a file of updates: the first twentieth of the customers again, every one's points
+changed, imported into the table now holding all of them (upserted by phone; printed as
+``update_rows_per_s``, no goal: a changed record is rewritten with its history row).
+
 Ratio = tessera time / copy time (goal <= 3). Peak memory is the peak RSS of a child process
 doing the import, measured at two sizes (the full run and a tenth of it): flat means the
 larger run's peak is close to the smaller's. Run::
@@ -184,6 +188,32 @@ def tessera_import(path: Path) -> tuple[float, int, int]:
     return seconds, job.created, rss.peak
 
 
+def write_updates(path: Path, out: Path, rows: int) -> None:
+    """The first ``rows`` customers of ``path`` again, each with one more point."""
+    points = HEADER.index("积分")
+    with path.open(encoding="utf-8", newline="") as source, out.open("w", newline="") as sink:
+        reader, writer = csv.reader(source), csv.writer(sink)
+        writer.writerow(next(reader))
+        for _, row in zip(range(rows), reader, strict=False):
+            row[points] = str(int(row[points]) + 1)
+            writer.writerow(row)
+
+
+def update_import(path: Path) -> tuple[float, int]:
+    """(seconds, records updated) of an import of ``path`` upserted by phone."""
+    from tessera.definitions.cache import published
+    from tessera.exchange import importer, jobs
+    from tessera.exchange.mapping import suggest_mapping
+
+    mapping = suggest_mapping(HEADER, published("object", "customer").body)
+    started = time.perf_counter()
+    job = importer.run(jobs.create_job(path, "customer", mapping, key_fields=["phone"]))
+    seconds = time.perf_counter() - started
+    if job.status != "done" or job.rejected or job.created:
+        raise SystemExit(f"the update import ended {job.status}: {job.errors}")
+    return seconds, job.updated
+
+
 def copy_jsonb(path: Path) -> float:
     from django.db import connection, transaction
 
@@ -274,6 +304,13 @@ def main() -> None:
         cursor.execute("SELECT count(*) FROM bench_copy")
         copied = cursor.fetchone()[0]
     assert stored == rows and copied == rows, (stored, copied)
+    updates = workdir / "updates.csv"
+    write_updates(path, updates, max(rows // 20, 1))
+    update_seconds, updated = update_import(updates)
+    print(
+        f"tessera import of {updated:,} updates among {rows:,}: {update_seconds:.1f}s "
+        f"({updated / update_seconds:,.0f} rows/s)"
+    )
     shutil.rmtree(workdir, ignore_errors=True)  # the CSVs: 80 MB a million rows
     ratio = full["seconds"] / copy_seconds
     growth = full["peak"] / tenth["peak"]
@@ -285,7 +322,8 @@ def main() -> None:
         f"RESULT import ratio={ratio:.2f} goal=<={GOAL:g} rows={rows} "
         f"rows_per_s={rows / full['seconds']:.0f} copy_rows_per_s={rows / copy_seconds:.0f} "
         f"peak_mb={full['peak'] / 1e6:.0f} peak_mb_tenth={tenth['peak'] / 1e6:.0f} "
-        f"peak_growth={growth:.2f} load={load_average().split()[0]}"
+        f"peak_growth={growth:.2f} update_rows={updated} "
+        f"update_rows_per_s={updated / update_seconds:.0f} load={load_average().split()[0]}"
     )
 
 

@@ -12,7 +12,7 @@ from django.db import connection, transaction
 
 from tessera.definitions import service as definitions
 from tessera.exchange import importer, jobs, writing
-from tessera.exchange.checking import Plan, check_chunk
+from tessera.exchange.checking import Plan, check_chunk, records_by_id
 from tessera.exchange.models import ImportStatus
 from tessera.exchange.reading import open_table
 from tessera.records import service as records
@@ -177,3 +177,19 @@ def test_an_import_leaves_its_connection_committing_synchronously_again(small_ch
         with connection.cursor() as cursor:
             cursor.execute("SHOW synchronous_commit")
             assert cursor.fetchone()[0] == "on"
+
+
+@pytest.mark.django_db
+def test_stored_records_read_for_a_check_are_the_orms_records():
+    definitions.save_and_publish("object", "customer", copy.deepcopy(SHOP_CUSTOMER))
+    made = [
+        records.create("customer", {"name": f"N{i}", "phone": f"+86138000000{i:02d}"})
+        for i in range(3)
+    ]
+    records.update("customer", made[1].pk, {"points": 5}, version=made[1].version)
+    read = {r.pk: r for r in records_by_id([r.pk for r in made], lock=True)}
+    for record in Record.objects.filter(pk__in=[r.pk for r in made]):
+        mine = read[record.pk]
+        assert (mine.data, mine.version) == (record.data, record.version)
+        assert mine.get_deferred_fields() >= {"object_key", "created_at"}
+        assert (mine.object_key, mine.created_at) == (record.object_key, record.created_at)

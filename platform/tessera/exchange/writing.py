@@ -339,11 +339,20 @@ def _update(plan: Plan, entries, now, actor, comment: str) -> list[observers.Wri
     return writes
 
 
+# The records are named by id alone: they are the ones the chunk found for this object and
+# locked (``_lookup``, ``importer._still_current``). With ``r.id = ANY(ids)`` the planner
+# probes the primary key once per id whatever the statistics say; on ``object_key`` it took
+# a table just filled by an import (statistics still of the table before) to hold a few
+# thousand records of the object and hashed, then bitmap-scanned, all of them for every
+# chunk: 0.6 s, then 0.12 s a chunk of 5,000 among a million customers.
+# The data goes as one JSON array of the records' texts: as a ``text[]`` psycopg escaped
+# every text's quotes with a regular expression in Python, a third of the statement's time.
 SET_RECORDS = (
-    "UPDATE records_record AS r SET data = v.data::jsonb, version = v.version, "
-    "schema_version = %s, updated_at = %s, updated_by_id = %s "
-    "FROM unnest(%s::bigint[], %s::text[], %s::int[]) AS v(id, data, version) "
-    "WHERE r.id = v.id AND r.object_key = %s"
+    "UPDATE records_record AS r SET data = v.data, version = v.version, "
+    "schema_version = %(version)s, updated_at = %(now)s, updated_by_id = %(actor)s "
+    "FROM ROWS FROM (unnest(%(ids)s::bigint[]), jsonb_array_elements(%(datas)s::jsonb), "
+    "unnest(%(versions)s::int[])) AS v(id, data, version) "
+    "WHERE r.id = ANY(%(ids)s::bigint[]) AND r.id = v.id"
 )
 
 
@@ -357,15 +366,14 @@ def _set_records(object_key: str, records: list[Record], version: int, now, acto
     with connection.cursor() as cursor:
         cursor.execute(
             SET_RECORDS,
-            [
-                version,
-                now,
-                actor.pk if actor is not None else None,
-                [record.pk for record in records],
-                texts,
-                [record.version for record in records],
-                object_key,
-            ],
+            {
+                "version": version,
+                "now": now,
+                "actor": actor.pk if actor is not None else None,
+                "ids": [record.pk for record in records],
+                "datas": "[" + ",".join(texts) + "]",
+                "versions": [record.version for record in records],
+            },
         )
 
 
