@@ -28,7 +28,7 @@ from django.utils import timezone
 from tessera.records import observers, rollups
 from tessera.records.history import field_changes, note_bulk_creation
 from tessera.records.models import Record, RecordChange
-from tessera.records.row_updates import update_records
+from tessera.records.row_updates import update_rows
 
 from .checking import Checked, Entry, Plan
 
@@ -320,7 +320,7 @@ def _update(plan: Plan, entries, now, actor, comment: str) -> list[observers.Wri
         _set_records(plan.object_key, records, version, now, actor)
         _copy_history(plan.object_key, records, changes, now, actor, comment)
         return writes
-    update_records(records, ["data", "version", "schema_version", "updated_at", "updated_by"])
+    update_rows(records, ["data", "version", "schema_version", "updated_at", "updated_by"])
     RecordChange.objects.bulk_create(
         [
             RecordChange(

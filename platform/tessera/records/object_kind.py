@@ -28,7 +28,7 @@ from . import rollups
 from .history import field_changes
 from .indexes import existing_index_names, sync_indexes, unique_clashes, wanted_indexes
 from .models import Record, RecordChange
-from .row_updates import update_records
+from .row_updates import update_rows
 from .validation import RecordValidator
 
 EXAMPLES_PER_FIELD = 5
@@ -287,7 +287,7 @@ def migrate_records(
             )
             record.data, record.version, record.schema_version = data, record.version + 1, version
             records.append(record)
-        update_records(records, ["data", "version", "schema_version"])
+        update_rows(records, ["data", "version", "schema_version"])
         RecordChange.objects.bulk_create(history)
         changed += len(records)
     return changed

@@ -25,7 +25,7 @@ from tessera.records import observers
 from tessera.records.history import field_changes
 from tessera.records.indexes import field_expression
 from tessera.records.models import Record, RecordChange
-from tessera.records.row_updates import update_records
+from tessera.records.row_updates import update_rows
 
 CHUNK = 500
 
@@ -71,7 +71,7 @@ def _write_chunk(
             )
         )
         writes.append(observers.Write(record.pk, "update", old, new))
-    update_records(changed, ["data", "version", "updated_at", "updated_by"])
+    update_rows(changed, ["data", "version", "updated_at", "updated_by"])
     RecordChange.objects.bulk_create(history)
     observers.records_changed(object_key, writes)
     return writes

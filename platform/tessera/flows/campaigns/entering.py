@@ -30,6 +30,7 @@ from tessera import write_batch
 from tessera.definitions.cache import one_revision
 from tessera.definitions.durations import parse_duration
 from tessera.records.models import Record
+from tessera.records.row_updates import update_rows
 
 from .. import runtime
 from ..graph import Flow, FlowNotFound, load
@@ -171,7 +172,7 @@ def _enter(flow: Flow, wanted: list[tuple[int, str]], now: dt.datetime, result: 
     walked = set(result.entered)
     chosen = [e for e in entries if e.split and e.subject_id in walked]
     if chosen:
-        Entry.objects.bulk_update(chosen, ["split", "variant"], batch_size=1000)
+        update_rows(chosen, ["split", "variant"])
 
 
 def _walk_together(
