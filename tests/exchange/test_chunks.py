@@ -12,11 +12,12 @@ from django.db import connection, transaction
 
 from tessera.definitions import service as definitions
 from tessera.exchange import importer, jobs, writing
-from tessera.exchange.checking import Plan, check_chunk, records_by_id
+from tessera.exchange.checking import Plan, check_chunk
 from tessera.exchange.models import ImportStatus
 from tessera.exchange.reading import open_table
 from tessera.records import service as records
 from tessera.records.history import history
+from tessera.records.loading import records_by_id
 from tessera.records.models import Record, RecordChange
 from tests.exchange.conftest import SHOP_CUSTOMER, write
 

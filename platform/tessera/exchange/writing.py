@@ -13,7 +13,6 @@ IntegrityError and is redone row by row.
 
 from __future__ import annotations
 
-import json
 import math
 import operator
 from dataclasses import dataclass
@@ -26,9 +25,11 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from tessera.records import observers, rollups
+from tessera.records.bulk_writes import copy_text as _copy_text
+from tessera.records.bulk_writes import dumps as _dumps
+from tessera.records.bulk_writes import write_changes
 from tessera.records.history import field_changes, note_bulk_creation
-from tessera.records.models import Record, RecordChange
-from tessera.records.row_updates import update_rows
+from tessera.records.models import Record
 
 from .checking import Checked, Entry, Plan
 
@@ -36,20 +37,6 @@ COPY_RECORDS = (
     "COPY records_record (id, object_key, data, version, schema_version, created_at, "
     "updated_at, created_by_id, updated_by_id) FROM STDIN"
 )
-
-
-def _copy_text(value: str) -> str:
-    """A value in COPY's text format; JSON from json.dumps has no raw tab or newline."""
-    if "\\" in value:
-        value = value.replace("\\", "\\\\")
-    if "\t" in value or "\n" in value or "\r" in value:
-        value = value.replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
-    return value
-
-
-# One encoder for every row: json.dumps with options builds a new one per call. Compact:
-# jsonb keeps no spaces, and PostgreSQL parses a tenth fewer bytes per row without them.
-_dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
 
 def write_chunk(plan: Plan, checked: Checked, *, actor=None, comment: str = "") -> None:
@@ -302,102 +289,30 @@ def _record_sequence(cursor) -> str:
 
 def _update(plan: Plan, entries, now, actor, comment: str) -> list[observers.Write]:
     version = plan.definition.version
-    writes = []
-    changes = []
-    records = []
+    writes, changes, records = [], [], []
     for entry in entries:
         record = entry.record
         old = record.data
         record.data = entry.data
         record.version += 1
         record.schema_version = version
-        record.updated_at = now
-        record.updated_by = actor
         records.append(record)
         changes.append(field_changes(old, entry.data))
         writes.append(observers.Write(record.pk, "update", old, entry.data))
-    if connection.vendor == "postgresql":
-        _set_records(plan.object_key, records, version, now, actor)
-        _copy_history(plan.object_key, records, changes, now, actor, comment)
-        return writes
-    update_rows(records, ["data", "version", "schema_version", "updated_at", "updated_by"])
-    RecordChange.objects.bulk_create(
-        [
-            RecordChange(
-                record_id=record.pk,
-                object_key=plan.object_key,
-                version=record.version,
-                action="update",
-                changes=change,
-                actor=actor,
-                comment=comment[:500],
-            )
-            for record, change in zip(records, changes, strict=True)
-        ],
-        batch_size=500,
+    # the JSON texts as new records' are made, a field at a time (PostgreSQL only)
+    postgresql = connection.vendor == "postgresql"
+    texts = record_texts([record.data for record in records]) if postgresql else None
+    write_changes(
+        plan.object_key,
+        records,
+        changes,
+        action="update",
+        comment=comment,
+        actor=actor,
+        now=now,
+        texts=texts,
     )
     return writes
-
-
-# The records are named by id alone: they are the ones the chunk found for this object and
-# locked (``_lookup``, ``importer._still_current``). With ``r.id = ANY(ids)`` the planner
-# probes the primary key once per id whatever the statistics say; on ``object_key`` it took
-# a table just filled by an import (statistics still of the table before) to hold a few
-# thousand records of the object and hashed, then bitmap-scanned, all of them for every
-# chunk: 0.6 s, then 0.12 s a chunk of 5,000 among a million customers.
-# The data goes as one JSON array of the records' texts: as a ``text[]`` psycopg escaped
-# every text's quotes with a regular expression in Python, a third of the statement's time.
-SET_RECORDS = (
-    "UPDATE records_record AS r SET data = v.data, version = v.version, "
-    "schema_version = %(version)s, updated_at = %(now)s, updated_by_id = %(actor)s "
-    "FROM ROWS FROM (unnest(%(ids)s::bigint[]), jsonb_array_elements(%(datas)s::jsonb), "
-    "unnest(%(versions)s::int[])) AS v(id, data, version) "
-    "WHERE r.id = ANY(%(ids)s::bigint[]) AND r.id = v.id"
-)
-
-
-def _set_records(object_key: str, records: list[Record], version: int, now, actor) -> None:
-    """One ``UPDATE … FROM unnest(…)`` for a chunk's changed records (PostgreSQL).
-
-    The data goes as the JSON text ``record_texts`` writes, the way new records go by
-    ``COPY``; a row per record cost the chunk a statement and an adapted value per field.
-    """
-    texts = record_texts([record.data for record in records])
-    with connection.cursor() as cursor:
-        cursor.execute(
-            SET_RECORDS,
-            {
-                "version": version,
-                "now": now,
-                "actor": actor.pk if actor is not None else None,
-                "ids": [record.pk for record in records],
-                "datas": "[" + ",".join(texts) + "]",
-                "versions": [record.version for record in records],
-            },
-        )
-
-
-COPY_HISTORY = (
-    "COPY records_recordchange (record_id, object_key, version, action, changes, at, comment, "
-    "actor_id) FROM STDIN"
-)
-
-
-def _copy_history(object_key, records, changes, now, actor, comment: str) -> None:
-    """The chunk's update rows by ``COPY`` (PostgreSQL), as ``record_change`` writes them."""
-    stamp = now.isoformat()
-    actor_text = str(actor.pk) if actor is not None else "\\N"
-    lines = "".join(
-        f"{record.pk}\t{object_key}\t{record.version}\tupdate\t"
-        f"{_copy_text(_dumps(change))}\t{stamp}\t{_copy_text(comment[:500])}\t{actor_text}\n"
-        for record, change in zip(records, changes, strict=True)
-    )
-    with (
-        connection.cursor() as wrapper,
-        connection.wrap_database_errors,
-        wrapper.cursor.copy(COPY_HISTORY) as copy,
-    ):
-        copy.write(lines)
 
 
 def _rollups(object_key: str, writes: list[observers.Write]) -> None:

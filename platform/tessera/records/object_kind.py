@@ -25,10 +25,11 @@ from tessera.definitions.service import PublishRefused
 from tessera.plugins import field_types
 
 from . import rollups
+from .bulk_writes import write_changes
 from .history import field_changes
 from .indexes import existing_index_names, sync_indexes, unique_clashes, wanted_indexes
-from .models import Record, RecordChange
-from .row_updates import update_rows
+from .loading import load_records
+from .models import Record
 from .validation import RecordValidator
 
 EXAMPLES_PER_FIELD = 5
@@ -189,8 +190,8 @@ def _chunks_of(object_key: str, *, lock: bool = False) -> Iterator[list[Record]]
     """The object's records in id order, ``WALK_CHUNK`` at a time (locked, for writing)."""
     last = 0
     while True:
-        query = Record.objects.filter(object_key=object_key, pk__gt=last).order_by("pk")
-        chunk = list((query.select_for_update() if lock else query)[:WALK_CHUNK])
+        where = "object_key = %s AND id > %s ORDER BY id LIMIT %s"
+        chunk = load_records(where, [object_key, last, WALK_CHUNK], lock=lock)
         if not chunk:
             return
         yield chunk
@@ -263,7 +264,7 @@ def migrate_records(
     comment = f"migrated to {object_key} v{version}"
     changed = 0
     for chunk in _chunks_of(object_key, lock=True):
-        records, history = [], []
+        records, changes = [], []
         for record, data, ok in _migrated(chunk, new_body, migration, validator, {}):
             if not ok:  # written since the analysis: reported as the analysis reports
                 report = {"object": object_key, "checked": 1, "breaking": 0, "fields": {}}
@@ -275,20 +276,10 @@ def migrate_records(
                 )
             if data == record.data:
                 continue
-            history.append(
-                RecordChange(
-                    record_id=record.pk,
-                    object_key=object_key,
-                    version=record.version + 1,
-                    action="migrate",
-                    changes=field_changes(record.data, data),
-                    comment=comment,
-                )
-            )
+            changes.append(field_changes(record.data, data))
             record.data, record.version, record.schema_version = data, record.version + 1, version
             records.append(record)
-        update_rows(records, ["data", "version", "schema_version"])
-        RecordChange.objects.bulk_create(history)
+        write_changes(object_key, records, changes, action="migrate", comment=comment, touch=False)
         changed += len(records)
     return changed
 
